@@ -1,0 +1,62 @@
+# dlbook — the two commands:  `make book` builds the HTML book, `make test` runs every check.
+# Both create the virtual environment .venv when there is none.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# One BLAS thread: stored notebook outputs are bit-for-bit reproducible, and the
+# two cores are not oversubscribed when tests run beside the kernel.
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export MPLBACKEND := Agg
+NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb))
+NBVAL := -p nbval --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env -p no:cacheprovider
+
+.PHONY: book test unit notebooks build-strict lab run vendor lint bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+vendor:
+	bash scripts/vendor_assets.sh || true
+
+## make book: the HTML book in _build/html (stored outputs; nothing re-executed)
+book: $(VENV)/.installed vendor
+	$(PY) scripts/build_book.py
+
+## make test: lint, unit tests, notebooks (nbval strict), strict book build, browser tests
+test: $(VENV)/.installed vendor lint unit notebooks build-strict browser
+
+lint:
+	$(VENV)/bin/ruff check src tests bench scripts
+
+unit:
+	$(PY) -m pytest tests -q
+
+notebooks:
+	$(PY) -m pytest $(NBVAL) -q $(NOTEBOOKS)
+
+build-strict:
+	$(PY) scripts/build_book.py --strict
+
+browser:
+	@if [ -d tests/browser ]; then $(PY) -m pytest tests/browser -q -p no:cacheprovider; fi
+
+## make run NB=chapters/x.ipynb: execute one notebook in place, storing its outputs
+run: $(VENV)/.installed
+	$(PY) scripts/run_notebook.py $(NB)
+
+## make lab: work through the notebooks in JupyterLab
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab chapters
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+clean:
+	rm -rf _build

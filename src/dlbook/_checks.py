@@ -1,0 +1,54 @@
+"""Input checks shared by the public functions: clear errors, named arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def array_of(x: Any) -> np.ndarray:
+    """The ndarray behind a Tensor, an ndarray or anything array-like."""
+    data = getattr(x, "data", x)
+    return data if isinstance(data, np.ndarray) else np.asarray(data)
+
+
+def check_ndim(name: str, x: Any, ndims: int | tuple[int, ...], what: str = "") -> None:
+    """Raise ValueError unless ``x`` has one of the allowed numbers of dimensions."""
+    allowed = (ndims,) if isinstance(ndims, int) else ndims
+    shape = array_of(x).shape
+    if len(shape) not in allowed:
+        want = " or ".join(f"{n}-D" for n in allowed)
+        raise ValueError(f"{name} must be {want}{' ' + what if what else ''}, got shape {shape}")
+
+
+def check_float(name: str, x: Any) -> None:
+    """Raise TypeError unless ``x`` holds floating-point numbers."""
+    dtype = array_of(x).dtype
+    if dtype.kind != "f":
+        raise TypeError(f"{name} must hold floating-point numbers, got dtype {dtype}")
+
+
+def check_integer(name: str, x: Any) -> None:
+    """Raise TypeError unless ``x`` holds integers."""
+    dtype = array_of(x).dtype
+    if dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, got dtype {dtype}")
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """``value`` as an int, or a TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return int(value)
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """``value`` as a float >= 0, or an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return float(value)

@@ -1,0 +1,7 @@
+"""Data sets that need no download, and batching."""
+
+from dlbook.data.batching import iterate_minibatches, num_batches
+from dlbook.data.digits import DigitsSplit, load_digits
+from dlbook.data.toy import make_moons, make_spirals
+
+__all__ = ["iterate_minibatches", "num_batches", "load_digits", "DigitsSplit", "make_moons", "make_spirals"]

@@ -1,0 +1,26 @@
+"""The differentiable ops, grouped by topic.  Each names the book equation it implements."""
+
+from dlbook.functional.activations import (
+    gelu,
+    log_softmax,
+    log_softmax_array,
+    relu,
+    sigmoid,
+    sigmoid_array,
+    softmax,
+    softmax_array,
+    tanh,
+)
+from dlbook.functional.elementwise import add, div, exp, log, mul, neg, pow, sqrt, sub
+from dlbook.functional.linalg import linear, matmul
+from dlbook.functional.losses import cross_entropy, mse_loss
+from dlbook.functional.reduce import max, mean, sum
+from dlbook.functional.shape import concatenate, getitem, reshape, stack, transpose
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt",
+    "matmul", "linear", "sum", "mean", "max", "reshape", "transpose", "getitem", "concatenate", "stack",
+    "tanh", "sigmoid", "relu", "gelu", "softmax", "log_softmax",
+    "sigmoid_array", "softmax_array", "log_softmax_array",
+    "mse_loss", "cross_entropy",
+]

@@ -1,0 +1,161 @@
+"""What every explorer widget shares: figures as PNG outputs, live and static modes.
+
+Each explorer in the book is two parts:
+
+* a pure **compute** function returning arrays (tested directly), and
+* a **view** that draws those arrays with matplotlib.
+
+:class:`Explorer` wires them to ipywidgets in one of two modes:
+
+``mode="live"`` (a running kernel): continuous controls; every change calls
+compute + draw and writes the PNG straight into ``Output.outputs`` (not
+``with out:``), so nbval strict reproduces it and the book stores it.
+
+``mode="static"`` (the online book, no kernel): the figure is precomputed for
+every point of a small grid of control values, the frames are ``Image``
+widgets in (nested) ``Stack`` s, and each control is ``jslink`` ed to a stack's
+``selected_index`` — so moving a slider in the built HTML changes the figure
+with no kernel at all.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+DPI = 72
+
+
+def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """The figure as PNG bytes (deterministic: no date in the metadata); closes the figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def png_output(png: bytes) -> dict[str, Any]:
+    """A display_data output holding ``png``, as Output.outputs expects."""
+    import base64
+
+    return {
+        "output_type": "display_data",
+        "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": "<Figure>"},
+        "metadata": {},
+    }
+
+
+def show_in(output: Any, fig: Figure) -> bytes:
+    """Replace what ``output`` (an ipywidgets.Output) shows by ``fig``; returns the PNG bytes."""
+    png = figure_png(fig)
+    output.outputs = (png_output(png),)
+    return png
+
+
+class Explorer:
+    """An interactive figure.
+
+    ``draw(**values) -> Figure`` makes the figure for one setting of the
+    controls.  ``controls`` maps each control's name to the ipywidgets
+    control used in live mode; ``grid`` maps each name to the values that
+    static mode precomputes (a few per control: every combination is drawn).
+    """
+
+    def __init__(
+        self,
+        draw: Callable[..., Figure],
+        controls: Mapping[str, Any],
+        grid: Mapping[str, Sequence[Any]],
+        mode: str = "static",
+        title: str = "",
+    ) -> None:
+        if mode not in ("static", "live"):
+            raise ValueError(f"mode must be 'static' or 'live', got {mode!r}")
+        missing = set(grid) ^ set(controls)
+        if missing:
+            raise ValueError(f"controls and grid must name the same controls; they differ in {sorted(missing)}")
+        for name, values in grid.items():
+            if len(values) == 0:
+                raise ValueError(f"grid[{name!r}] is empty")
+        self.draw, self.controls, self.grid, self.mode, self.title = draw, dict(controls), dict(grid), mode, title
+        self.last_png: bytes | None = None
+        self.frames: dict[tuple[Any, ...], bytes] = {}
+        self.widget = self._build_live() if mode == "live" else self._build_static()
+
+    # ---- live: recompute on every change --------------------------------
+    def _build_live(self) -> Any:
+        import ipywidgets as W
+
+        self.output = W.Output()
+        for control in self.controls.values():
+            control.observe(lambda _change: self.redraw(), names="value")
+        self.redraw()
+        header = [W.HTML(f"<b>{self.title}</b>")] if self.title else []
+        return W.VBox([*header, W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap")),
+                       self.output])
+
+    def values(self) -> dict[str, Any]:
+        """The controls' current values."""
+        return {name: c.value for name, c in self.controls.items()}
+
+    def redraw(self) -> bytes:
+        """Compute and draw for the current values; show the figure in the Output."""
+        self.last_png = show_in(self.output, self.draw(**self.values()))
+        return self.last_png
+
+    # ---- static: precomputed frames linked in the browser ----------------
+    def _build_static(self) -> Any:
+        import ipywidgets as W
+
+        names = list(self.grid)
+        for combo in itertools.product(*(self.grid[n] for n in names)):
+            self.frames[combo] = figure_png(self.draw(**dict(zip(names, combo))))
+        self.sliders = {
+            n: W.SelectionSlider(options=[(_label(v), i) for i, v in enumerate(self.grid[n])],
+                                 description=getattr(self.controls[n], "description", n) or n,
+                                 continuous_update=True, style={"description_width": "initial"})
+            for n in names
+        }
+        self.display = self._nest(names, ())
+        self.last_png = self.frames[tuple(self.grid[n][0] for n in names)]
+        header = [W.HTML(f"<b>{self.title}</b>")] if self.title else []
+        return W.VBox([*header, W.HBox(list(self.sliders.values()), layout=W.Layout(flex_flow="row wrap")),
+                       self.display])
+
+    def _nest(self, names: list[str], prefix: tuple[Any, ...]) -> Any:
+        """A Stack over the first remaining control; each child nests the rest."""
+        import ipywidgets as W
+
+        name, rest = names[0], names[1:]
+        children = []
+        for v in self.grid[name]:
+            key = (*prefix, v)
+            children.append(self._nest(rest, key) if rest else W.Image(value=self.frames[key], format="png"))
+        stack = W.Stack(children=children, selected_index=0)
+        W.jslink((self.sliders[name], "index"), (stack, "selected_index"))
+        return stack
+
+    def select(self, **values: Any) -> bytes:
+        """Move static sliders (by value) as a reader would; returns the frame now shown."""
+        for name, v in values.items():
+            self.sliders[name].index = list(self.grid[name]).index(v)
+        key = tuple(self.grid[n][self.sliders[n].index] for n in self.grid)
+        self.last_png = self.frames[key]
+        return self.last_png
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def _label(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
