@@ -55,8 +55,9 @@ run: $(VENV)/.installed
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab chapters
 
+## make bench [TOPICS="conv rnn"]: speed ratios to the reference, at one and two threads
 bench: $(VENV)/.installed
-	$(PY) -m bench
+	env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS -u MKL_NUM_THREADS $(PY) -m bench $(TOPICS)
 
 clean:
 	rm -rf _build

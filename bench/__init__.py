@@ -1,0 +1,1 @@
+"""Benchmarks: dlbook against a reference measured in the same run (see bench/common.py)."""

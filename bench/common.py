@@ -1,0 +1,77 @@
+"""The benchmark harness.  Each ``bench/cases_<topic>.py`` defines ``cases() -> list[Case]``.
+
+A case times dlbook's version of a computation and a reference (PyTorch on the
+CPU where it is installed, else plain numpy or the naive version) in the same
+run, at one and at two threads, and reports the ratio ours / reference.  The
+``target`` is the ratio the issue asks for; it is printed, never asserted in a
+test (timings on a shared machine are noise, not facts).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Case:
+    """One benchmark: ``ours()`` and ``reference()`` each run one iteration of the same work."""
+
+    name: str
+    ours: Callable[[], object]
+    reference: Callable[[], object] | None
+    reference_name: str
+    target: float | None = None          # the stated ceiling on ours / reference at one thread
+    unit_of_work: float | None = None    # e.g. tokens per iteration, to print a throughput
+    unit_name: str = ""
+    threads: tuple[int, ...] = (1, 2)
+    notes: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def time_call(fn: Callable[[], object], repeat: int = 7, warmup: int = 2, min_seconds: float = 0.2) -> float:
+    """Median seconds per call of ``fn`` (calls are batched until a batch takes ``min_seconds``)."""
+    for _ in range(warmup):
+        fn()
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < min_seconds / repeat or n == 0:
+        fn()
+        n += 1
+    samples = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append((time.perf_counter() - t0) / n)
+    return statistics.median(samples)
+
+
+def peak_memory_mb(fn: Callable[[], object]) -> float:
+    """Peak Python-heap allocation (numpy arrays included) of one call, in MB (tracemalloc)."""
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+def set_threads(n: int) -> object:
+    """Limit numpy's BLAS (and PyTorch, if present) to ``n`` threads; returns the threadpoolctl context."""
+    from threadpoolctl import threadpool_limits
+
+    if torch_available():
+        import torch
+
+        torch.set_num_threads(n)
+    return threadpool_limits(n)
