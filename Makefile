@@ -33,7 +33,7 @@ book: $(VENV)/.installed vendor
 test: $(VENV)/.installed vendor lint unit notebooks build-strict browser
 
 lint:
-	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff check --output-format concise src tests bench scripts
 
 unit:
 	$(PY) -m pytest tests -q

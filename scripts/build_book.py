@@ -1,6 +1,8 @@
 """Build the HTML book into _build/html.
 
-With --strict, Sphinx warnings are errors (-W -n --keep-going).  When
+With --strict, Sphinx warnings are errors (-W -n --keep-going).  --toc FILE and
+--out DIR build another table of contents into another folder (for checking
+one chapter while others are being written).  When
 _vendor/ is missing (npm was not available), the page assets come from CDNs:
 a copy of _config.yml without the local paths is used and the build says so.
 """
@@ -30,9 +32,17 @@ def config_path() -> Path:
     return out
 
 
+def _option(name: str) -> str | None:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
+
+
 def main() -> int:
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--builder", "html",
            "--config", str(config_path())]
+    if _option("--toc"):
+        cmd += ["--toc", str(Path(_option("--toc")).resolve())]
+    if _option("--out"):
+        cmd += ["--path-output", str(Path(_option("--out")).resolve())]
     if "--strict" in sys.argv:
         cmd += ["-W", "-n", "--keep-going", "--all"]
     return subprocess.call(cmd, cwd=ROOT)

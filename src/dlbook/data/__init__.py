@@ -2,6 +2,9 @@
 
 from dlbook.data.batching import iterate_minibatches, num_batches
 from dlbook.data.digits import DigitsSplit, load_digits
+from dlbook.data.tokenizers import CharTokenizer
 from dlbook.data.toy import make_moons, make_spirals
 
-__all__ = ["iterate_minibatches", "num_batches", "load_digits", "DigitsSplit", "make_moons", "make_spirals"]
+__all__ = [
+    "CharTokenizer", "iterate_minibatches", "num_batches", "load_digits", "DigitsSplit", "make_moons", "make_spirals",
+]

@@ -1,0 +1,95 @@
+"""Character-level tokenizer: one id per character, rare characters mapped to ``<unk>``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+UNK = "<unk>"
+
+
+class CharTokenizer:
+    """Maps text to integer ids, one per character.
+
+    ``fit(text, min_freq)`` keeps characters seen at least ``min_freq`` times
+    (sorted by frequency, then code point, so the vocabulary is deterministic);
+    id 0 is ``<unk>`` for everything else.  ``encode``/``decode`` are inverse on
+    text whose characters are all in the vocabulary.
+    """
+
+    def __init__(self, chars: Sequence[str]) -> None:
+        chars = list(chars)
+        if not chars or chars[0] != UNK:
+            chars = [UNK, *[c for c in chars if c != UNK]]
+        for c in chars[1:]:
+            if not isinstance(c, str) or len(c) != 1:
+                raise ValueError(f"CharTokenizer: every vocabulary entry after <unk> must be one character, got {c!r}")
+        if len(set(chars)) != len(chars):
+            raise ValueError("CharTokenizer: vocabulary entries must be unique")
+        self.itos: list[str] = chars
+        self.stoi: dict[str, int] = {c: i for i, c in enumerate(chars)}
+
+    @classmethod
+    def fit(cls, text: str | Iterable[str], min_freq: int = 1) -> CharTokenizer:
+        """Build the vocabulary from ``text`` (a string or an iterable of strings)."""
+        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
+            raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
+        counts: Counter[str] = Counter()
+        if isinstance(text, str):
+            counts.update(text)
+        else:
+            for piece in text:
+                counts.update(piece)
+        if not counts:
+            raise ValueError("CharTokenizer.fit: text is empty")
+        kept = sorted((c for c, n in counts.items() if n >= min_freq), key=lambda c: (-counts[c], c))
+        return cls([UNK, *kept])
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    @property
+    def unk_id(self) -> int:
+        return 0
+
+    def encode(self, text: str) -> np.ndarray:
+        """text -> int64 ids of shape (len(text),)."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode: text must be a str, got {type(text).__name__}")
+        get = self.stoi.get
+        return np.fromiter((get(c, 0) for c in text), dtype=np.int64, count=len(text))
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """ids -> text (``<unk>`` ids become the replacement character ``�``)."""
+        n = len(self.itos)
+        out = []
+        for i in np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids).reshape(-1):
+            i = int(i)
+            if not 0 <= i < n:
+                raise ValueError(f"decode: id {i} is outside the vocabulary [0, {n})")
+            out.append("\ufffd" if i == 0 else self.itos[i])
+        return "".join(out)
+
+    def to_json(self) -> str:
+        return json.dumps({"type": "char", "itos": self.itos}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> CharTokenizer:
+        data = json.loads(text)
+        if data.get("type") != "char":
+            raise ValueError(f"not a character tokenizer: type {data.get('type')!r}")
+        return cls(data["itos"])
+
+    def save(self, path: str | os.PathLike) -> None:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CharTokenizer:
+        with open(path, encoding="utf-8") as f:
+            return cls.from_json(f.read())
