@@ -11,9 +11,11 @@ from dlbook.functional.activations import (
     softmax_array,
     tanh,
 )
+from dlbook.functional.conv import avg_pool2d, conv2d, conv2d_reference, conv_output_size, max_pool2d
 from dlbook.functional.elementwise import add, div, exp, log, mul, neg, pow, sqrt, sub
 from dlbook.functional.linalg import linear, matmul
 from dlbook.functional.losses import cross_entropy, mse_loss
+from dlbook.functional.recurrent import bptt_hidden_grads, gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell
 from dlbook.functional.reduce import max, mean, sum
 from dlbook.functional.shape import concatenate, getitem, reshape, stack, transpose
 
@@ -23,4 +25,6 @@ __all__ = [
     "tanh", "sigmoid", "relu", "gelu", "softmax", "log_softmax",
     "sigmoid_array", "softmax_array", "log_softmax_array",
     "mse_loss", "cross_entropy",
+    "conv2d", "conv2d_reference", "conv_output_size", "max_pool2d", "avg_pool2d",
+    "rnn", "lstm", "gru", "rnn_cell", "lstm_cell", "gru_cell", "bptt_hidden_grads",
 ]

@@ -1,0 +1,583 @@
+"""Recurrent networks (§3.4, §4.4): RNN, LSTM and GRU, one step and whole sequences.
+
+Two forms of each network live here:
+
+* **cells** — :func:`rnn_cell`, :func:`lstm_cell`, :func:`gru_cell` — one time
+  step, written as the gate formulas with the ordinary autograd ops, so the
+  book can show them line by line (their gradients come from autograd);
+* **fused sequence ops** — :func:`rnn`, :func:`lstm`, :func:`gru` — the loop
+  over time inside one :class:`Function` with a hand-written backpropagation
+  through time (eq-bptt).  They are built for speed in float32: the input
+  projection x·W_ihᵀ of *all* time steps is one matrix product before the
+  loop, the loop holds only the recurrent product h·W_hhᵀ and elementwise
+  work, and after the backward loop each weight gradient is one matrix
+  product over all steps.
+
+Shapes are batch-first as in PyTorch: x: (N, T, input_size), states
+(N, hidden_size).  Weights are PyTorch's: ``w_ih``: (G·H, input_size),
+``w_hh``: (G·H, H), biases (G·H,), with G = 1 (RNN), 4 (LSTM, gates i, f, g, o)
+or 3 (GRU, gates r, z, n).
+
+**Truncated BPTT.**  ``truncate=k`` cuts the recurrent gradient at the
+boundaries t = k, 2k, 3k, … (0-based step index): the forward values are
+unchanged, and the gradient is exactly what you get by running the sequence in
+chunks of k steps and *detaching* the state between chunks (stateful
+truncated BPTT).  The last chunk's gradient therefore reaches at most k steps
+back, and only the first chunk's gradient reaches the initial state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlbook._checks import array_of
+from dlbook.autograd import Context, Function, Tensor
+from dlbook.functional.activations import sigmoid, tanh
+from dlbook.functional.linalg import linear
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+# ---------------------------------------------------------------------------
+# cells: one time step, as the formulas read
+# ---------------------------------------------------------------------------
+def rnn_cell(x: Any, h: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None,
+             nonlinearity: str = "tanh") -> Tensor:
+    """One step of the plain RNN: hₜ = f(W_hh hₜ₋₁ + W_xh xₜ + b_h).  Implements (eq-rnn).
+
+    x: (N, input_size), h: (N, H), w_ih: (H, input_size), w_hh: (H, H) -> (N, H).
+    ``nonlinearity`` f is "tanh" or "relu"; the bias b_h is b_ih + b_hh (PyTorch keeps two).
+    """
+    _check_cell("rnn_cell", x, h, None, w_ih, w_hh, b_ih, b_hh, 1)
+    z = linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)
+    return _activation(nonlinearity)(z)
+
+
+def lstm_cell(x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, b_ih: Any = None,
+              b_hh: Any = None) -> tuple[Tensor, Tensor]:
+    """One LSTM step; returns (hₜ, cₜ).  Implements (eq-lstm).
+
+    iₜ = σ(W_ii xₜ + W_hi hₜ₋₁ + b_i)      input gate
+    fₜ = σ(W_if xₜ + W_hf hₜ₋₁ + b_f)      forget gate
+    gₜ = tanh(W_ig xₜ + W_hg hₜ₋₁ + b_g)   candidate cell
+    oₜ = σ(W_io xₜ + W_ho hₜ₋₁ + b_o)      output gate
+    cₜ = fₜ ⊙ cₜ₋₁ + iₜ ⊙ gₜ,   hₜ = oₜ ⊙ tanh(cₜ)
+
+    x: (N, input_size), h, c: (N, H), w_ih: (4H, input_size), w_hh: (4H, H),
+    rows stacked in PyTorch's order i, f, g, o.
+    """
+    hidden = _check_cell("lstm_cell", x, h, c, w_ih, w_hh, b_ih, b_hh, 4)
+    gates = linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)
+    i = sigmoid(gates[:, 0 * hidden:1 * hidden])
+    f = sigmoid(gates[:, 1 * hidden:2 * hidden])
+    g = tanh(gates[:, 2 * hidden:3 * hidden])
+    o = sigmoid(gates[:, 3 * hidden:4 * hidden])
+    c_new = f * c + i * g
+    return o * tanh(c_new), c_new
+
+
+def gru_cell(x: Any, h: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None) -> Tensor:
+    """One GRU step.  Implements (eq-gru).
+
+    rₜ = σ(W_ir xₜ + b_ir + W_hr hₜ₋₁ + b_hr)            reset gate
+    zₜ = σ(W_iz xₜ + b_iz + W_hz hₜ₋₁ + b_hz)            update gate
+    nₜ = tanh(W_in xₜ + b_in + rₜ ⊙ (W_hn hₜ₋₁ + b_hn))  candidate
+    hₜ = (1 − zₜ) ⊙ nₜ + zₜ ⊙ hₜ₋₁
+
+    x: (N, input_size), h: (N, H), w_ih: (3H, input_size), w_hh: (3H, H),
+    rows stacked in PyTorch's order r, z, n.
+    """
+    hidden = _check_cell("gru_cell", x, h, None, w_ih, w_hh, b_ih, b_hh, 3)
+    gi = linear(x, w_ih, b_ih)
+    gh = linear(h, w_hh, b_hh)
+    r = sigmoid(gi[:, :hidden] + gh[:, :hidden])
+    z = sigmoid(gi[:, hidden:2 * hidden] + gh[:, hidden:2 * hidden])
+    n = tanh(gi[:, 2 * hidden:] + r * gh[:, 2 * hidden:])
+    return (1.0 - z) * n + z * h
+
+
+def _activation(nonlinearity: str) -> Any:
+    from dlbook.functional.activations import relu
+
+    if nonlinearity == "tanh":
+        return tanh
+    if nonlinearity == "relu":
+        return relu
+    raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+
+
+# ---------------------------------------------------------------------------
+# input checks shared by cells and sequences
+# ---------------------------------------------------------------------------
+def _check_weights(where: str, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, gates: int) -> tuple[int, int]:
+    """(input_size, hidden_size) implied by the weights, or a ValueError naming the bad one."""
+    si, sh = array_of(w_ih).shape, array_of(w_hh).shape
+    if len(sh) != 2 or sh[0] != gates * sh[1]:
+        raise ValueError(f"{where}: w_hh must have shape ({gates}·hidden_size, hidden_size), got {sh}")
+    hidden = sh[1]
+    if len(si) != 2 or si[0] != gates * hidden:
+        raise ValueError(f"{where}: w_ih must have shape ({gates * hidden}, input_size), got {si}")
+    for name, b in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if b is not None and array_of(b).shape != (gates * hidden,):
+            raise ValueError(f"{where}: {name} must have shape ({gates * hidden},), got {array_of(b).shape}")
+    return si[1], hidden
+
+
+def _check_state(where: str, name: str, s: Any, batch: int, hidden: int) -> None:
+    if s is not None and array_of(s).shape != (batch, hidden):
+        raise ValueError(f"{where}: {name} must have shape (N, hidden_size) = ({batch}, {hidden}), "
+                         f"got {array_of(s).shape}")
+
+
+def _check_cell(where: str, x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
+                gates: int) -> int:
+    size, hidden = _check_weights(where, w_ih, w_hh, b_ih, b_hh, gates)
+    sx = array_of(x).shape
+    if len(sx) != 2 or sx[1] != size:
+        raise ValueError(f"{where}: x must have shape (N, input_size={size}), got {sx}")
+    _check_state(where, "h", h, sx[0], hidden)
+    if gates == 4:
+        _check_state(where, "c", c, sx[0], hidden)
+    return hidden
+
+
+def _check_sequence(where: str, x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
+                    gates: int, truncate: int | None) -> None:
+    size, hidden = _check_weights(where, w_ih, w_hh, b_ih, b_hh, gates)
+    ax = array_of(x)
+    if ax.ndim != 3:
+        raise ValueError(f"{where}: x must have shape (N, T, input_size), got {ax.shape}")
+    if ax.shape[1] == 0:
+        raise ValueError(f"{where}: x is an empty sequence (T = 0), got shape {ax.shape}")
+    if ax.shape[2] != size:
+        raise ValueError(f"{where}: x's last axis must be input_size={size}, got shape {ax.shape}")
+    if ax.dtype.kind != "f":
+        raise TypeError(f"{where}: x must hold floating-point numbers, got dtype {ax.dtype}")
+    _check_state(where, "h0", h0, ax.shape[0], hidden)
+    _check_state(where, "c0", c0, ax.shape[0], hidden)
+    if truncate is not None and (isinstance(truncate, bool) or not isinstance(truncate, (int, np.integer))
+                                 or truncate < 1):
+        raise ValueError(f"{where}: truncate must be a positive int or None, got {truncate!r}")
+
+
+def _cut(t: int, truncate: int | None) -> bool:
+    """True if the gradient must not flow from step t back to step t − 1 (a chunk boundary)."""
+    return truncate is not None and t > 0 and t % truncate == 0
+
+
+def _time_major(x: np.ndarray) -> np.ndarray:
+    """(N, T, D) -> contiguous (T, N, D): each time step's rows sit together in memory."""
+    return np.ascontiguousarray(x.transpose(1, 0, 2))
+
+
+def _sigmoid_(z: np.ndarray) -> np.ndarray:
+    """σ(z) = ½ tanh(z/2) + ½, in place (no overflow, float32 stays float32)."""
+    z *= 0.5
+    np.tanh(z, out=z)
+    z *= 0.5
+    z += 0.5
+    return z
+
+
+def _input_projection(x_tm: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """x·W_ihᵀ (+ bias) for every time step in one matrix product: (T, N, I) -> (T, N, G·H)."""
+    t, n, i = x_tm.shape
+    out = (x_tm.reshape(t * n, i) @ w_ih.T).reshape(t, n, -1)
+    if bias is not None:
+        out += bias
+    return out
+
+
+def _weight_grads(dz: np.ndarray, x_tm: np.ndarray, h_prev: np.ndarray, w_ih: np.ndarray,
+                  dz_h: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """After the backward loop: all gradients that are sums over time, one matrix product each.
+
+    dz: (T, N, G·H) gradient of the pre-activations fed by x (and, unless dz_h
+    is given, also by h).  Returns (dx (N, T, I), dW_ih, dW_hh, db_ih) — db_hh
+    is dz_h summed (the caller does it when it differs from db_ih).
+    """
+    t, n, gh = dz.shape
+    flat = dz.reshape(t * n, gh)
+    flat_h = flat if dz_h is None else dz_h.reshape(t * n, gh)
+    dw_ih = flat.T @ x_tm.reshape(t * n, -1)
+    dw_hh = flat_h.T @ h_prev.reshape(t * n, -1)
+    dx = (flat @ w_ih).reshape(t, n, -1).transpose(1, 0, 2)
+    return dx, dw_ih, dw_hh, flat.sum(axis=0)
+
+
+# ---------------------------------------------------------------------------
+# plain RNN over a sequence
+# ---------------------------------------------------------------------------
+class RNNSequence(Function):
+    """hₜ = f(W_hh hₜ₋₁ + W_ih xₜ + b) for t = 1..T (eq-rnn); backward by (eq-bptt).
+
+    Backward, with δₜ = ∂L/∂hₜ (from the output at t plus from step t + 1):
+    ∂L/∂zₜ = δₜ ⊙ f′(zₜ),   δₜ₋₁ += ∂L/∂zₜ W_hh,
+    ∂L/∂W_hh = Σₜ ∂L/∂zₜᵀ hₜ₋₁,  ∂L/∂W_ih = Σₜ ∂L/∂zₜᵀ xₜ.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, h0: np.ndarray | None, w_ih: np.ndarray, w_hh: np.ndarray,
+                b_ih: np.ndarray | None, b_hh: np.ndarray | None, nonlinearity: str,
+                truncate: int | None) -> np.ndarray:
+        n, t_len, _ = x.shape
+        hidden = w_hh.shape[1]
+        x_tm = _time_major(x)
+        bias = _sum_biases(b_ih, b_hh)
+        z = _input_projection(x_tm, w_ih, bias)           # (T, N, H), becomes the hidden states
+        hs = np.empty((t_len + 1, n, hidden), dtype=z.dtype)
+        hs[0] = 0 if h0 is None else h0
+        w_hh_t = w_hh.T
+        relu = nonlinearity == "relu"
+        for t in range(t_len):
+            h = hs[t + 1]
+            np.matmul(hs[t], w_hh_t, out=h)
+            h += z[t]
+            if relu:
+                np.maximum(h, 0, out=h)
+            else:
+                np.tanh(h, out=h)
+        ctx.save(x_tm, hs, w_ih, w_hh, relu, truncate)
+        return hs[1:].transpose(1, 0, 2).copy()
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray) -> tuple:
+        x_tm, hs, w_ih, w_hh, relu, truncate = ctx.saved
+        t_len = hs.shape[0] - 1
+        dout = _time_major(g)
+        # f'(z) from the outputs: tanh' = 1 − h², relu' = [h > 0]; vectorised over all steps.
+        slope = (hs[1:] > 0).astype(hs.dtype) if relu else 1 - hs[1:] * hs[1:]
+        dz = np.empty_like(slope)
+        dh = np.zeros_like(hs[0])
+        for t in range(t_len - 1, -1, -1):
+            dh += dout[t]
+            np.multiply(dh, slope[t], out=dz[t])
+            if _cut(t, truncate):
+                dh[:] = 0
+            else:
+                np.matmul(dz[t], w_hh, out=dh)
+        dx, dw_ih, dw_hh, db = _weight_grads(dz, x_tm, hs[:-1], w_ih)
+        need = ctx.needs_grad
+        return (dx if need[0] else None, dh if need[1] else None, dw_ih, dw_hh,
+                db if need[4] else None, db if need[5] else None)
+
+
+def _sum_biases(b_ih: np.ndarray | None, b_hh: np.ndarray | None) -> np.ndarray | None:
+    if b_ih is None:
+        return b_hh
+    return b_ih if b_hh is None else b_ih + b_hh
+
+
+# ---------------------------------------------------------------------------
+# LSTM over a sequence
+# ---------------------------------------------------------------------------
+# Inside the fused op the gate rows are reordered from PyTorch's (i, f, g, o) to (o, i, f, g):
+# then the three sigmoids (o, i, f) are one contiguous block in the forward pass, and the three
+# gates whose gradient is driven by ∂L/∂c (i, f, g) are one contiguous block in the backward pass.
+_LSTM_ORDER = np.array([3, 0, 1, 2])
+
+
+def _gate_rows(order: np.ndarray, hidden: int) -> np.ndarray:
+    return (order[:, None] * hidden + np.arange(hidden)).reshape(-1)
+
+
+class LSTMSequence(Function):
+    """The LSTM (eq-lstm) over t = 1..T; backward by (eq-bptt) through both h and c.
+
+    Returns one array (N, T + 1, H): rows 0..T−1 are h₁..h_T (the output) and
+    row T is c_T (the final cell state), so that both can carry gradient.
+
+    Backward, with δₜ = ∂L/∂hₜ and γₜ = ∂L/∂cₜ:
+    γₜ = δₜ ⊙ oₜ ⊙ (1 − tanh²cₜ) + γₜ₊₁ ⊙ fₜ₊₁   (the additive path: only ⊙ f, no W_hh),
+    ∂L/∂(i, f, g) pre-activations = γₜ ⊙ (gₜ iₜ(1−iₜ), cₜ₋₁ fₜ(1−fₜ), iₜ(1−gₜ²)),
+    ∂L/∂o pre-activation = δₜ ⊙ tanh(cₜ) oₜ(1−oₜ),  δₜ₋₁ += ∂L/∂gatesₜ W_hh.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, h0: np.ndarray | None, c0: np.ndarray | None, w_ih: np.ndarray,
+                w_hh: np.ndarray, b_ih: np.ndarray | None, b_hh: np.ndarray | None,
+                truncate: int | None) -> np.ndarray:
+        n, t_len, _ = x.shape
+        hidden = w_hh.shape[1]
+        h3 = 3 * hidden
+        rows = _gate_rows(_LSTM_ORDER, hidden)
+        w_ih_r, w_hh_r = w_ih[rows], w_hh[rows]
+        bias = _sum_biases(b_ih, b_hh)
+        # σ(z) = ½ tanh(z/2) + ½: with the o, i, f rows halved, one tanh serves all four gates.
+        half = np.ones(4 * hidden, dtype=w_hh.dtype)
+        half[:h3] = 0.5
+        x_tm = _time_major(x)
+        gates = _input_projection(x_tm, w_ih_r * half[:, None], None if bias is None else bias[rows] * half)
+        dtype = gates.dtype
+        hs = np.empty((t_len + 1, n, hidden), dtype=dtype)
+        cs = np.empty((t_len + 1, n, hidden), dtype=dtype)
+        tcs = np.empty((t_len, n, hidden), dtype=dtype)
+        hs[0] = 0 if h0 is None else h0
+        cs[0] = 0 if c0 is None else c0
+        w_hh_t = (w_hh_r * half[:, None]).T
+        rec = np.empty((n, 4 * hidden), dtype=dtype)
+        ig = np.empty((n, hidden), dtype=dtype)
+        for t in range(t_len):
+            a = gates[t]
+            np.matmul(hs[t], w_hh_t, out=rec)
+            a += rec
+            np.tanh(a, out=a)                              # g = tanh(z_g); o, i, f still need ½(·) + ½
+            sig = a[:, :h3]
+            sig *= 0.5
+            sig += 0.5
+            o, i, f, g = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:h3], a[:, h3:]
+            c = cs[t + 1]
+            np.multiply(f, cs[t], out=c)                   # cₜ = fₜ ⊙ cₜ₋₁ + iₜ ⊙ gₜ
+            np.multiply(i, g, out=ig)
+            c += ig
+            np.tanh(c, out=tcs[t])
+            np.multiply(o, tcs[t], out=hs[t + 1])          # hₜ = oₜ ⊙ tanh(cₜ)
+        ctx.save(x_tm, hs, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate)
+        out = np.empty((n, t_len + 1, hidden), dtype=dtype)
+        out[:, :t_len] = hs[1:].transpose(1, 0, 2)
+        out[:, t_len] = cs[t_len]
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray) -> tuple:
+        x_tm, hs, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate = ctx.saved
+        t_len, n, hidden = tcs.shape
+        dout = _time_major(g[:, :t_len])
+        o, i = gates[..., :hidden], gates[..., hidden:2 * hidden]
+        f, gg = gates[..., 2 * hidden:3 * hidden], gates[..., 3 * hidden:]
+        # Everything that does not depend on the recursion, vectorised over all steps.
+        a = tcs * tcs                                      # ∂hₜ/∂cₜ = oₜ (1 − tanh² cₜ)
+        np.subtract(1, a, out=a)
+        a *= o
+        p = np.subtract(1, gates)                          # p[..., :3H] = σ′ = s (1 − s) for o, i, f
+        p *= gates
+        p4 = p.reshape(t_len, n, 4, hidden)
+        p4[:, :, 0] *= tcs                                 # ∂hₜ/∂(o pre-activation) = tanh(cₜ) σ′(o)
+        p4[:, :, 1] *= gg                                  # ∂cₜ/∂(i pre-activation) = gₜ σ′(i)
+        p4[:, :, 2] *= cs[:-1]                             # ∂cₜ/∂(f pre-activation) = cₜ₋₁ σ′(f)
+        np.multiply(gg, gg, out=p4[:, :, 3])               # ∂cₜ/∂(g pre-activation) = iₜ (1 − gₜ²)
+        np.subtract(1, p4[:, :, 3], out=p4[:, :, 3])
+        p4[:, :, 3] *= i
+        p = p4
+        dgates = np.empty_like(p)
+        dh = np.zeros((n, hidden), dtype=gates.dtype)
+        dc = g[:, t_len].astype(gates.dtype, copy=True)    # gradient arriving at c_T
+        for t in range(t_len - 1, -1, -1):
+            dh += dout[t]
+            dc += dh * a[t]
+            np.multiply(dh, p[t, :, 0], out=dgates[t, :, 0])
+            np.multiply(dc[:, None, :], p[t, :, 1:], out=dgates[t, :, 1:])
+            if _cut(t, truncate):
+                dh[:] = 0
+                dc[:] = 0
+            else:
+                np.matmul(dgates[t].reshape(n, 4 * hidden), w_hh_r, out=dh)
+                dc *= f[t]
+        dgates = dgates.reshape(t_len, n, 4 * hidden)
+        dx, dw_ih_r, dw_hh_r, db_r = _weight_grads(dgates, x_tm, hs[:-1], w_ih_r)
+        dw_ih, dw_hh, db = np.empty_like(dw_ih_r), np.empty_like(dw_hh_r), np.empty_like(db_r)
+        dw_ih[rows], dw_hh[rows], db[rows] = dw_ih_r, dw_hh_r, db_r
+        need = ctx.needs_grad
+        return (dx if need[0] else None, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh,
+                db if need[5] else None, db if need[6] else None)
+
+
+# ---------------------------------------------------------------------------
+# GRU over a sequence
+# ---------------------------------------------------------------------------
+class GRUSequence(Function):
+    """The GRU (eq-gru) over t = 1..T; backward by (eq-bptt).
+
+    With δₜ = ∂L/∂hₜ, every gate's gradient is δₜ times a factor known from
+    the forward pass: ∂L/∂n-pre = δₜ(1−zₜ)(1−nₜ²), ∂L/∂z-pre = δₜ(hₜ₋₁−nₜ)zₜ(1−zₜ),
+    ∂L/∂r-pre = ∂L/∂n-pre ⊙ (W_hn hₜ₋₁ + b_hn) rₜ(1−rₜ);  δₜ₋₁ = δₜ ⊙ zₜ + ∂L/∂(W_hh h)ₜ W_hh.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, h0: np.ndarray | None, w_ih: np.ndarray, w_hh: np.ndarray,
+                b_ih: np.ndarray | None, b_hh: np.ndarray | None, truncate: int | None) -> np.ndarray:
+        n, t_len, _ = x.shape
+        hidden = w_hh.shape[1]
+        h2 = 2 * hidden
+        x_tm = _time_major(x)
+        gi = _input_projection(x_tm, w_ih, b_ih)          # (T, N, 3H); r, z parts become the gates
+        dtype = gi.dtype
+        hs = np.empty((t_len + 1, n, hidden), dtype=dtype)
+        hs[0] = 0 if h0 is None else h0
+        hn = np.empty((t_len, n, hidden), dtype=dtype)     # W_hn hₜ₋₁ + b_hn, needed by the backward pass
+        ns = np.empty((t_len, n, hidden), dtype=dtype)
+        gh = np.empty((n, 3 * hidden), dtype=dtype)
+        w_hh_t = w_hh.T
+        for t in range(t_len):
+            np.matmul(hs[t], w_hh_t, out=gh)
+            if b_hh is not None:
+                gh += b_hh
+            rz = gi[t, :, :h2]
+            rz += gh[:, :h2]
+            _sigmoid_(rz)
+            r, z = rz[:, :hidden], rz[:, hidden:]
+            hn[t] = gh[:, h2:]
+            nt = ns[t]
+            np.multiply(r, hn[t], out=nt)                  # nₜ = tanh(W_in x + b_in + rₜ ⊙ (W_hn h + b_hn))
+            nt += gi[t, :, h2:]
+            np.tanh(nt, out=nt)
+            h = hs[t + 1]
+            np.subtract(hs[t], nt, out=h)                  # hₜ = nₜ + zₜ ⊙ (hₜ₋₁ − nₜ)
+            h *= z
+            h += nt
+        ctx.save(x_tm, hs, gi, hn, ns, w_ih, w_hh, truncate)
+        return hs[1:].transpose(1, 0, 2).copy()
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray) -> tuple:
+        x_tm, hs, gi, hn, ns, w_ih, w_hh, truncate = ctx.saved
+        t_len, n, hidden = ns.shape
+        r, z = gi[..., :hidden], gi[..., hidden:2 * hidden]
+        dout = _time_major(g)
+        # ∂L/∂(pre-activations fed by x) = δₜ ⊙ q[t]; fed by h: the same but r's candidate part times rₜ.
+        q = np.empty((t_len, n, 3, hidden), dtype=ns.dtype)
+        q[:, :, 2] = (1 - z) * (1 - ns * ns)
+        q[:, :, 1] = (hs[:-1] - ns) * z * (1 - z)
+        q[:, :, 0] = q[:, :, 2] * hn * r * (1 - r)
+        qh = q.copy()
+        qh[:, :, 2] *= r
+        dgi = np.empty_like(q)
+        dgh = np.empty_like(q)
+        dh = np.zeros((n, hidden), dtype=ns.dtype)
+        rec = np.empty_like(dh)
+        for t in range(t_len - 1, -1, -1):
+            dh += dout[t]
+            np.multiply(dh[:, None, :], q[t], out=dgi[t])
+            np.multiply(dh[:, None, :], qh[t], out=dgh[t])
+            if _cut(t, truncate):
+                dh[:] = 0
+            else:
+                dh *= z[t]
+                np.matmul(dgh[t].reshape(n, 3 * hidden), w_hh, out=rec)
+                dh += rec
+        dgi = dgi.reshape(t_len, n, 3 * hidden)
+        dgh = dgh.reshape(t_len, n, 3 * hidden)
+        dx, dw_ih, dw_hh, db_ih = _weight_grads(dgi, x_tm, hs[:-1], w_ih, dz_h=dgh)
+        need = ctx.needs_grad
+        return (dx if need[0] else None, dh if need[1] else None, dw_ih, dw_hh,
+                db_ih if need[4] else None, dgh.sum(axis=(0, 1)) if need[5] else None)
+
+
+# ---------------------------------------------------------------------------
+# slicing the packed result along time (assignment backward: no scatter-add needed)
+# ---------------------------------------------------------------------------
+class TimeSlice(Function):
+    """y = a[:, start:stop] (or a[:, start] when ``keep`` is False); dL/da is g placed back."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, start: int, stop: int, keep: bool) -> np.ndarray:
+        ctx.save(a.shape, start, stop, keep)
+        return a[:, start:stop] if keep else a[:, start]
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray) -> tuple:
+        shape, start, stop, keep = ctx.saved
+        out = np.zeros(shape, dtype=g.dtype)
+        out[:, start:stop] = g if keep else g[:, None]
+        return out, None, None, None
+
+
+def _steps(a: Tensor, start: int, stop: int) -> Tensor:
+    return TimeSlice.apply(a, start, stop, True)
+
+
+def _step(a: Tensor, t: int) -> Tensor:
+    return TimeSlice.apply(a, t, t + 1, False)
+
+
+# ---------------------------------------------------------------------------
+# public sequence functions
+# ---------------------------------------------------------------------------
+def rnn(x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None, nonlinearity: str = "tanh",
+        truncate: int | None = None) -> tuple[Tensor, Tensor]:
+    """A plain RNN over a whole sequence; returns (output (N, T, H), h_T (N, H)).
+
+    Implements (eq-rnn) for every step, hₜ = f(W_hh hₜ₋₁ + W_xh xₜ + b_h), and its
+    gradient by backpropagation through time (eq-bptt).  x: (N, T, input_size);
+    h0: (N, H) or None (zeros); w_ih: (H, input_size); w_hh: (H, H); biases (H,) or
+    None.  ``truncate``: see the module docstring (stateful chunks of k steps).
+    """
+    _activation(nonlinearity)
+    _check_sequence("rnn", x, h0, None, w_ih, w_hh, b_ih, b_hh, 1, truncate)
+    out = RNNSequence.apply(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity, truncate=truncate)
+    return out, _step(out, out.shape[1] - 1)
+
+
+def lstm(x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None,
+         truncate: int | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """An LSTM over a whole sequence; returns (output (N, T, H), h_T (N, H), c_T (N, H)).
+
+    Implements (eq-lstm) for every step and its gradient by backpropagation
+    through time (eq-bptt), through both the hidden state and the cell state.
+    x: (N, T, input_size); h0, c0: (N, H) or None (zeros); w_ih: (4H, input_size),
+    w_hh: (4H, H) in PyTorch's gate order i, f, g, o; biases (4H,) or None.
+    ``truncate``: see the module docstring (stateful chunks of k steps).
+    """
+    _check_sequence("lstm", x, h0, c0, w_ih, w_hh, b_ih, b_hh, 4, truncate)
+    packed = LSTMSequence.apply(x, h0, c0, w_ih, w_hh, b_ih, b_hh, truncate=truncate)
+    t_len = packed.shape[1] - 1
+    return _steps(packed, 0, t_len), _step(packed, t_len - 1), _step(packed, t_len)
+
+
+def gru(x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None,
+        truncate: int | None = None) -> tuple[Tensor, Tensor]:
+    """A GRU over a whole sequence; returns (output (N, T, H), h_T (N, H)).
+
+    Implements (eq-gru) for every step and its gradient by backpropagation
+    through time (eq-bptt).  x: (N, T, input_size); h0: (N, H) or None (zeros);
+    w_ih: (3H, input_size), w_hh: (3H, H) in PyTorch's gate order r, z, n;
+    biases (3H,) or None.  ``truncate``: see the module docstring.
+    """
+    _check_sequence("gru", x, h0, None, w_ih, w_hh, b_ih, b_hh, 3, truncate)
+    out = GRUSequence.apply(x, h0, w_ih, w_hh, b_ih, b_hh, truncate=truncate)
+    return out, _step(out, out.shape[1] - 1)
+
+
+def bptt_hidden_grads(cell: str, x: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None,
+                      nonlinearity: str = "tanh") -> tuple[np.ndarray, np.ndarray]:
+    """‖∂L/∂hₜ‖ for t = 0..T with L = Σ h_T (the loss on the last step only), and the hidden states.
+
+    The backward recursion (eq-bptt) δₜ₋₁ = δₜ ∂hₜ/∂hₜ₋₁ run step by step with the
+    cells above (for the LSTM, through (h, c) together).  x: (N, T, input_size).
+    Returns (norms (T + 1,) — index 0 is the initial state —, states (T, N, H)).
+    Used by the gradient-through-time explorer and §4.4.
+    """
+    if cell not in GATES:
+        raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}")
+    ax = np.asarray(array_of(x), dtype=np.float64)
+    _check_sequence("bptt_hidden_grads", ax, None, None, w_ih, w_hh, b_ih, b_hh, GATES[cell], None)
+    return _hidden_grad_norms(cell, ax, w_ih, w_hh, b_ih, b_hh, nonlinearity)
+
+
+def _hidden_grad_norms(cell: str, ax: np.ndarray, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
+                       nonlinearity: str) -> tuple[np.ndarray, np.ndarray]:
+    """One graph through all steps; each hₜ is fed through a leaf-like identity to read its gradient."""
+    n, t_len, _ = ax.shape
+    hidden = array_of(w_hh).shape[1]
+    probes: list[Tensor] = []
+    states: list[np.ndarray] = []
+    h: Tensor = Tensor(np.zeros((n, hidden)), requires_grad=True)
+    c: Tensor | None = Tensor(np.zeros((n, hidden))) if cell == "lstm" else None
+    probes.append(h)
+    for t in range(t_len):
+        if cell == "rnn":
+            h = rnn_cell(ax[:, t], h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
+        elif cell == "gru":
+            h = gru_cell(ax[:, t], h, w_ih, w_hh, b_ih, b_hh)
+        else:
+            h, c = lstm_cell(ax[:, t], h, c, w_ih, w_hh, b_ih, b_hh)
+        # a zero added to hₜ: its gradient is ∂L/∂hₜ, with hₜ's value unchanged
+        probe = Tensor(np.zeros((n, hidden)), requires_grad=True)
+        h = h + probe
+        probes.append(probe)
+        states.append(h.data.copy())
+    h.sum().backward()
+    norms = np.array([np.linalg.norm(p.grad) if p.grad is not None else 0.0 for p in probes])
+    return norms, np.stack(states)
