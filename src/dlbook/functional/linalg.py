@@ -33,7 +33,7 @@ class MatMul(Function):
             ga = unbroadcast(ga, a.shape)
         if ctx.needs_grad[1]:
             if a.ndim == 1:
-                gb = np.multiply.outer(a, g) if b.ndim > 1 else g * a
+                gb = a[:, None] * g[..., None, :] if b.ndim > 1 else g * a  # (k,) ⊗ (..., m)
             else:
                 gg = g[..., :, None] if b.ndim == 1 else g
                 gb = np.matmul(np.swapaxes(a, -1, -2), gg)
