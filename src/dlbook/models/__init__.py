@@ -1,6 +1,7 @@
 """The book's models, built from dlbook.nn."""
 
 from dlbook.models.char_lm import CharLM, LMHistory, evaluate_lm, train_char_lm
+from dlbook.models.cnn import DigitsCNN, train_digits_cnn
 from dlbook.models.mlp import MLP
 
-__all__ = ["MLP", "CharLM", "LMHistory", "evaluate_lm", "train_char_lm"]
+__all__ = ["MLP", "DigitsCNN", "train_digits_cnn", "CharLM", "LMHistory", "evaluate_lm", "train_char_lm"]
