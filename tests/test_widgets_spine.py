@@ -1,0 +1,194 @@
+"""The spine's three explorers: compute functions against independent values, views driven like a reader would."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dlbook import functional as F
+from dlbook.autograd import Tensor
+from dlbook.widgets import (
+    compute_descent,
+    compute_graph,
+    compute_vanishing,
+    make_descent_explorer,
+    make_graph_explorer,
+    make_vanishing_explorer,
+)
+from dlbook.widgets.descent import MINIMUM
+
+
+# ---- computation graph --------------------------------------------------------------
+def test_graph_values_and_gradients_match_hand_formulas() -> None:
+    """Verifies (eq-chain-rule) on one neuron: ∂E/∂w₁ = 2(y − t)·σ(z)(1 − σ(z))·x₁ and so on."""
+    x1, x2, w1, w2, b, t = 0.7, -1.2, 0.4, -0.9, 0.3, 1.0
+    r = compute_graph(x1, x2, w1, w2, b, t)
+    v = dict(zip(r["names"], r["values"]))
+    g = dict(zip(r["names"], r["grads"]))
+    z = w1 * x1 + w2 * x2 + b
+    y = 1 / (1 + math.exp(-z))
+    dE_dy = 2 * (y - t)
+    dE_dz = dE_dy * y * (1 - y)
+    assert v["z"] == pytest.approx(z) and v["y"] == pytest.approx(y) and v["E"] == pytest.approx((y - t) ** 2)
+    expected = {"E": 1.0, "y": dE_dy, "t": -dE_dy, "z": dE_dz, "p1": dE_dz, "p2": dE_dz, "b": dE_dz,
+                "w1": dE_dz * x1, "x1": dE_dz * w1, "w2": dE_dz * x2, "x2": dE_dz * w2}
+    for name, value in expected.items():
+        assert g[name] == pytest.approx(value, rel=1e-12), name
+
+
+def test_graph_leaf_gradients_match_one_whole_graph_backward() -> None:
+    x1, x2, w1, w2, b = (Tensor(v, requires_grad=True) for v in (1.5, 0.5, -0.3, 0.8, 0.1))
+    E = (F.sigmoid(w1 * x1 + w2 * x2 + b) - 1.0) ** 2
+    E.backward()
+    r = compute_graph(1.5, 0.5, -0.3, 0.8, 0.1, 1.0)
+    g = dict(zip(r["names"], r["grads"]))
+    for name, leaf in zip(("x1", "x2", "w1", "w2", "b"), (x1, x2, w1, w2, b)):
+        assert g[name] == pytest.approx(float(leaf.grad), rel=1e-12)
+
+
+def test_graph_rejects_non_numbers() -> None:
+    with pytest.raises(TypeError, match="w1 must be a number, got str"):
+        compute_graph(1.0, 1.0, "0.5", 1.0, 0.0)
+
+
+def test_graph_explorer_live_redraws_on_a_slider_change() -> None:
+    ex = make_graph_explorer(mode="live")
+    before = ex.last_png
+    ex.controls["w1"].value = -1.5
+    assert ex.last_png != before
+    assert ex.values()["w1"] == -1.5
+    assert ex.output.outputs[0]["data"]["image/png"]
+    r = compute_graph(**{k: ex.values()[k] for k in ("x1", "x2", "w1", "w2", "b")})
+    assert r["values"][r["names"].index("p1")] == pytest.approx(-1.5 * ex.values()["x1"])
+
+
+def test_graph_explorer_static_frames() -> None:
+    ex = make_graph_explorer(mode="static")
+    assert len(ex.frames) == 27
+    first = ex.last_png
+    assert ex.select(w1=-1.0) != first
+    assert ex.select(w1=0.5) == first
+    assert sum(len(f) for f in ex.frames.values()) < 1_500_000
+
+
+# ---- gradient descent -------------------------------------------------------------------
+def test_descent_path_is_sgd_with_momentum_by_hand() -> None:
+    """Verifies (eq-momentum) on the ravine: v ← μv + ∇L, w ← w − ηv with ∇L = (u − 1, 10(v − 1))."""
+    lr, mu = 0.05, 0.5
+    r = compute_descent("ravine", lr, mu, 5, start=(-2.0, 2.5))
+    w, vel, path = np.array([-2.0, 2.5]), np.zeros(2), [np.array([-2.0, 2.5])]
+    for _ in range(5):
+        grad = np.array([w[0] - 1.0, 10.0 * (w[1] - 1.0)])
+        vel = mu * vel + grad
+        w = w - lr * vel
+        path.append(w)
+    np.testing.assert_allclose(r["path"], path, rtol=1e-12)
+    np.testing.assert_allclose(r["grads"][-1], [w[0] - 1.0, 10 * (w[1] - 1.0)], rtol=1e-12)
+    np.testing.assert_allclose(r["loss"], [0.5 * (p[0] - 1) ** 2 + 5 * (p[1] - 1) ** 2 for p in path])
+
+
+def test_descent_converges_with_a_good_step_and_diverges_with_a_big_one() -> None:
+    good = compute_descent("ravine", 0.09, 0.0, 200)
+    np.testing.assert_allclose(good["path"][-1], MINIMUM, atol=1e-6)
+    bad = compute_descent("ravine", 0.21, 0.0, 200)  # η > 2/10: the v direction blows up
+    assert bad["loss"][-1] > bad["loss"][0]
+    banana = compute_descent("banana", 0.02, 0.9, 400)
+    assert banana["loss"][-1] < 1e-4 < banana["loss"][0]
+
+
+def test_descent_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="surface must be one of"):
+        compute_descent("bowl", 0.1, 0.0, 10)
+    with pytest.raises(ValueError, match="momentum must lie in"):
+        compute_descent("ravine", 0.1, 1.0, 10)
+    with pytest.raises(ValueError, match="steps must be an int >= 0, got -1"):
+        compute_descent("ravine", 0.1, 0.0, -1)
+
+
+def test_descent_explorer_live_and_static() -> None:
+    ex = make_descent_explorer(mode="live", steps=20)
+    before = ex.last_png
+    ex.controls["momentum"].value = 0.9
+    assert ex.last_png != before
+    after_momentum = ex.last_png
+    ex.controls["surface"].value = "banana"
+    assert ex.last_png != after_momentum
+    static = make_descent_explorer(mode="static", steps=20)
+    assert len(static.frames) == 18
+    first = static.last_png
+    assert static.select(momentum=0.9) != first
+    assert static.select(surface="banana", momentum=0.0) not in (first,)
+
+
+# ---- vanishing gradients -------------------------------------------------------------
+def test_vanishing_sigmoid_gradients_shrink_towards_the_input() -> None:
+    r = compute_vanishing(12, "sigmoid", 1.0)
+    norms = r["grad_norms"]
+    assert norms.shape == (13,) and r["activation_std"].shape == (12,)
+    assert np.all(np.diff(norms[:-1]) > 0)  # each layer further from the output gets less
+    assert norms[0] < 1e-5 * norms[-2]
+    deeper = compute_vanishing(24, "sigmoid", 1.0)["grad_norms"]
+    assert deeper[0] / deeper[-1] < norms[0] / norms[-1] * 1e-3
+
+
+def test_vanishing_relu_with_he_scale_keeps_gradients_level() -> None:
+    norms = compute_vanishing(12, "relu", math.sqrt(2))["grad_norms"]
+    assert 0.05 < norms[0] / norms[-2] < 20
+    small = compute_vanishing(12, "relu", 0.5)["grad_norms"]
+    # too small a scale: the signal shrinks on the way forward and the error on the way back, in every layer
+    assert small.max() < 1e-4 * norms.max()
+
+
+def test_vanishing_norms_equal_a_direct_backward() -> None:
+    """The first layer's gradient norm equals one computed by an independent hand-written backward pass."""
+    depth, act = 3, "tanh"
+    r = compute_vanishing(depth, act, 1.0)
+    from dlbook.models.mlp import MLP
+    from dlbook.nn.linear import Linear
+    from dlbook.widgets.vanishing import BATCH, CLASSES, WIDTH
+
+    rng = np.random.default_rng(0)
+    model = MLP([WIDTH] * (depth + 1) + [CLASSES], activation=act, rng=rng)
+    Ws = []
+    for layer in [m for m in model.layers if isinstance(m, Linear)]:
+        Ws.append(rng.standard_normal(layer.weight.shape) / np.sqrt(layer.in_features))
+    data = np.random.default_rng(1234)
+    x, y = data.standard_normal((BATCH, WIDTH)), data.integers(0, CLASSES, BATCH)
+    hs = [x]
+    for W in Ws[:-1]:
+        hs.append(np.tanh(hs[-1] @ W.T))
+    z = hs[-1] @ Ws[-1].T
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    g = (p - np.eye(CLASSES)[y]) / BATCH
+    norms = [np.linalg.norm(g.T @ hs[-1])]
+    for i in range(len(Ws) - 2, -1, -1):
+        g = (g @ Ws[i + 1]) * (1 - hs[i + 1] ** 2)
+        norms.append(np.linalg.norm(g.T @ hs[i]))
+    np.testing.assert_allclose(r["grad_norms"], norms[::-1], rtol=1e-10)
+
+
+def test_vanishing_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="activation must be one of"):
+        compute_vanishing(3, "softplus", 1.0)
+    with pytest.raises(ValueError, match="depth must be an int >= 1, got 0"):
+        compute_vanishing(0, "relu", 1.0)
+    with pytest.raises(ValueError, match="init_scale must be > 0"):
+        compute_vanishing(3, "relu", 0.0)
+
+
+def test_vanishing_explorer_live_and_static() -> None:
+    ex = make_vanishing_explorer(mode="live")
+    before = ex.last_png
+    ex.controls["activation"].value = "relu"
+    assert ex.last_png != before
+    mid = ex.last_png
+    ex.controls["depth"].value = 20
+    assert ex.last_png != mid
+    static = make_vanishing_explorer(mode="static")
+    assert len(static.frames) == 27
+    first = static.last_png
+    assert static.select(activation="tanh") != first
+    assert static.select(activation="sigmoid") == first
