@@ -353,6 +353,22 @@ def test_char_lm_errors_and_checkpoint(tmp_path) -> None:  # noqa: ANN001
     np.testing.assert_array_equal(loaded(ids).data, model(ids).data)
 
 
+def test_char_lm_training_is_deterministic() -> None:
+    """Same seed, same numbers: what makes the shipped checkpoint reproducible."""
+    corpus = load_python_help(max_chars=20_000)
+    runs = []
+    for _ in range(2):
+        rng = np.random.default_rng(7)
+        model = CharLM(corpus.tokenizer, 8, 16, cell="lstm", rng=rng)
+        history = train_char_lm(model, corpus.train, corpus.val, steps=20, batch_size=4, seq_len=16, rng=rng,
+                                eval_every=10, cosine=True, progress=False)
+        runs.append((history.loss, history.val_loss, model.state_dict()))
+    assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
+    for name, value in runs[0][2].items():
+        np.testing.assert_array_equal(value, runs[1][2][name])
+    assert runs[0][1][-1] < runs[0][1][0]
+
+
 def test_shipped_checkpoint_loads_and_beats_unigram() -> None:
     from dlbook.char_lm_train import ASSET
 

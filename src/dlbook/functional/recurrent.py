@@ -211,7 +211,7 @@ def _weight_grads(dz: np.ndarray, x_tm: np.ndarray, h_prev: np.ndarray, w_ih: np
 # plain RNN over a sequence
 # ---------------------------------------------------------------------------
 class RNNSequence(Function):
-    """hₜ = f(W_hh hₜ₋₁ + W_ih xₜ + b) for t = 1..T (eq-rnn); backward by (eq-bptt).
+    """hₜ = f(W_hh hₜ₋₁ + W_ih xₜ + b) for t = 1..T (eq-rnn); the backward pass implements (eq-bptt).
 
     Backward, with δₜ = ∂L/∂hₜ (from the output at t plus from step t + 1):
     ∂L/∂zₜ = δₜ ⊙ f′(zₜ),   δₜ₋₁ += ∂L/∂zₜ W_hh,
@@ -544,7 +544,7 @@ def bptt_hidden_grads(cell: str, x: Any, w_ih: Any, w_hh: Any, b_ih: Any = None,
                       nonlinearity: str = "tanh") -> tuple[np.ndarray, np.ndarray]:
     """‖∂L/∂hₜ‖ for t = 0..T with L = Σ h_T (the loss on the last step only), and the hidden states.
 
-    The backward recursion (eq-bptt) δₜ₋₁ = δₜ ∂hₜ/∂hₜ₋₁ run step by step with the
+    Implements (eq-bptt): the backward recursion δₜ₋₁ = δₜ ∂hₜ/∂hₜ₋₁ run step by step with the
     cells above (for the LSTM, through (h, c) together).  x: (N, T, input_size).
     Returns (norms (T + 1,) — index 0 is the initial state —, states (T, N, H)).
     Used by the gradient-through-time explorer and §4.4.
