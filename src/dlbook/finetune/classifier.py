@@ -1,0 +1,216 @@
+"""Fine-tuning (微调) a pretrained GPT to classify text: review sentiment.
+
+The classifier reads the GPT's final hidden states and pools them into one
+vector per text — the mean over the text's positions, or the last position
+(which, through the causal mask, has seen the whole text) — then a ``Linear``
+maps it to class logits.  Texts are right-padded to a common length; because
+attention is causal, no real position ever attends to the padding.
+
+:func:`finetune_classifier` trains one of the set-ups the chapter compares:
+``"scratch"`` (random GPT, all trainable), ``"frozen"`` (pretrained, head only),
+``"last_k"`` (head + last k blocks), ``"lora"`` (pretrained frozen + LoRA
+adapters + head), ``"full"`` (pretrained, all trainable).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dlbook import functional as F
+from dlbook import nn
+from dlbook._checks import check_positive_int
+from dlbook.autograd import Tensor, no_grad
+from dlbook.finetune.freeze import freeze_except, trainable_parameters, unfreeze
+from dlbook.finetune.lora import apply_lora, count_parameters
+from dlbook.models.gpt import GPT
+from dlbook.optim import AdamW, WarmupCosine, clip_grad_norm
+
+METHODS = ("scratch", "frozen", "last_k", "lora", "full")
+
+
+def encode_texts(texts: list[str], tokenizer: Any, context: int) -> tuple[np.ndarray, np.ndarray]:
+    """Texts -> (ids (N, L) right-padded with 0, lengths (N,)); each text cut to its first ``context`` tokens.
+
+    L is the longest (cut) text, at most ``context``; empty texts become one ``<unk>``.
+    """
+    context = check_positive_int("context", context)
+    rows = [tokenizer.encode(t)[:context] for t in texts]
+    rows = [r if len(r) else np.zeros(1, dtype=np.int64) for r in rows]
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    ids = np.zeros((len(rows), int(lengths.max())), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = r
+    return ids, lengths
+
+
+class GPTClassifier(nn.Module):
+    """GPT features -> pooling -> Linear.  ids: (N, L), lengths: (N,) -> logits (N, num_classes)."""
+
+    def __init__(self, gpt: GPT, num_classes: int = 2, pooling: str = "mean", *, rng: np.random.Generator) -> None:
+        super().__init__()
+        if pooling not in ("mean", "last"):
+            raise ValueError(f"pooling must be 'mean' or 'last', got {pooling!r}")
+        self.gpt = gpt
+        self.pooling = pooling
+        dtype = gpt.tok_emb.weight.dtype
+        self.head = nn.Linear(gpt.config.d_model, check_positive_int("num_classes", num_classes), rng=rng,
+                              dtype=dtype)
+
+    def forward(self, ids: np.ndarray, lengths: np.ndarray) -> Tensor:
+        ids, lengths = np.asarray(ids), np.asarray(lengths)
+        if lengths.shape != ids.shape[:1] or lengths.min() < 1 or lengths.max() > ids.shape[1]:
+            raise ValueError(f"lengths must be (N,)={ids.shape[:1]} with values in [1, {ids.shape[1]}], "
+                             f"got shape {lengths.shape}")
+        h = self.gpt.features(ids)                                     # (N, L, d)
+        if self.pooling == "last":
+            pooled = h[np.arange(len(ids)), lengths - 1]               # (N, d)
+        else:
+            mask = (np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(h.dtype)[..., None]
+            pooled = F.sum(h * mask, axis=1) / lengths[:, None].astype(h.dtype)
+        return self.head(pooled)
+
+
+@dataclass
+class FinetuneResult:
+    """What one fine-tuning run gives the chapter's table and plot."""
+
+    method: str
+    rank: int | None
+    trainable: int
+    total: int
+    seconds: float
+    test_acc: float
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    val_step: list[int] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        return self.trainable / self.total
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["fraction"] = self.fraction
+        return d
+
+
+def predict(model: GPTClassifier, ids: np.ndarray, lengths: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """Class predictions (N,) in eval mode, without a graph."""
+    model.eval()
+    out = []
+    with no_grad():
+        for i in range(0, len(ids), batch_size):
+            sl = slice(i, i + batch_size)
+            width = int(lengths[sl].max())
+            out.append(np.argmax(model(ids[sl, :width], lengths[sl]).data, axis=-1))
+    model.train()
+    return np.concatenate(out)
+
+
+def accuracy_of(model: GPTClassifier, ids: np.ndarray, lengths: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(predict(model, ids, lengths) == y))
+
+
+def build_classifier(pretrained: GPT, method: str, *, rng: np.random.Generator, rank: int = 4, alpha: float = 8.0,
+                     k: int = 1, pooling: str = "mean") -> GPTClassifier:
+    """A classifier set up for ``method`` (see the module docstring) on a *copy* of ``pretrained``."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "scratch":
+        gpt = GPT(pretrained.config, rng=rng, dtype=pretrained.tok_emb.weight.dtype)
+    else:
+        gpt = copy.deepcopy(pretrained)
+    unfreeze(gpt)
+    model = GPTClassifier(gpt, 2, pooling, rng=rng)
+    if method == "frozen":
+        freeze_except(model, ["head."])
+    elif method == "last_k":
+        n = len(gpt.blocks)
+        if not 1 <= k <= n:
+            raise ValueError(f"k must lie in [1, {n}] (the number of blocks), got {k}")
+        freeze_except(model, ["head.", "gpt.ln_f."] + [f"gpt.blocks.{i}." for i in range(n - k, n)])
+    elif method == "lora":
+        apply_lora(model, rank, alpha, rng=rng, keep_trainable=["head."])
+    return model
+
+
+def finetune_classifier(model: GPTClassifier, train: tuple[np.ndarray, np.ndarray, np.ndarray],
+                        val: tuple[np.ndarray, np.ndarray, np.ndarray], *, epochs: int, batch_size: int, lr: float,
+                        rng: np.random.Generator, eval_every: int = 20, weight_decay: float = 0.01,
+                        clip: float = 1.0, progress: bool = True, method: str = "", rank: int | None = None,
+                        test: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> FinetuneResult:
+    """Train the trainable parameters of ``model`` with AdamW (warmup + cosine) on (ids, lengths, y).
+
+    Only parameters with ``requires_grad`` go to the optimiser.  Validation
+    accuracy is recorded every ``eval_every`` steps (the learning curve); the
+    returned result holds the test accuracy when ``test`` is given (else the
+    final validation accuracy).
+    """
+    from tqdm.auto import tqdm
+
+    ids, lengths, y = train
+    params = trainable_parameters(model)
+    opt = AdamW(params, lr=lr, weight_decay=weight_decay)
+    n_batches = -(-len(ids) // batch_size)
+    total = epochs * n_batches
+    sched = WarmupCosine(opt, total_steps=total, warmup_steps=max(1, total // 10), min_lr=lr * 0.1)
+    counts = count_parameters(model)
+    result = FinetuneResult(method, rank, counts["trainable"], counts["total"], 0.0, float("nan"))
+    bar = tqdm(total=total, disable=not progress, desc=f"fine-tuning ({method or 'model'})", leave=False)
+    start, step, eval_seconds = time.perf_counter(), 0, 0.0
+    model.train()
+    for _ in range(epochs):
+        order = rng.permutation(len(ids))
+        for b in range(n_batches):
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            width = int(lengths[idx].max())
+            loss = F.cross_entropy(model(ids[idx, :width], lengths[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            clip_grad_norm(params, clip)
+            opt.step()
+            sched.step()
+            step += 1
+            result.step.append(step)
+            result.loss.append(float(loss.data))
+            if step % eval_every == 0 or step == total:
+                t0 = time.perf_counter()
+                result.val_step.append(step)
+                result.val_acc.append(accuracy_of(model, *val))
+                eval_seconds += time.perf_counter() - t0
+                bar.set_postfix(loss=f"{float(loss.data):.3f}", val_acc=f"{result.val_acc[-1]:.3f}")
+            bar.update(1)
+    bar.close()
+    result.seconds = time.perf_counter() - start - eval_seconds    # training time only
+    result.test_acc = accuracy_of(model, *test) if test is not None else result.val_acc[-1]
+    return result
+
+
+def adapt_to_domain(gpt: GPT, texts: list[str], tokenizer: Any, *, steps: int, batch_size: int, lr: float,
+                    rng: np.random.Generator, progress: bool = True) -> list[float]:
+    """Domain-adaptive language-model fine-tuning: continue pretraining ``gpt`` on ``texts`` (in place).
+
+    The texts are joined by newlines into one token stream and ``gpt`` is
+    trained to predict the next token of random windows, exactly as in
+    pretraining (:func:`dlbook.pretrain.train_step`).  Returns the training losses.
+    """
+    from tqdm.auto import tqdm
+
+    from dlbook.data.text import random_windows
+    from dlbook.pretrain import train_step
+
+    stream = tokenizer.encode("\n".join(texts))
+    opt = AdamW(trainable_parameters(gpt), lr=lr, weight_decay=0.01)
+    sched = WarmupCosine(opt, total_steps=steps, warmup_steps=max(1, steps // 10), min_lr=lr * 0.1)
+    losses = []
+    gpt.train()
+    for _ in tqdm(range(steps), disable=not progress, desc="domain adaptation", leave=False):
+        x, y = random_windows(stream, batch_size, gpt.config.context, rng)
+        losses.append(train_step(gpt, opt, sched, x, y, 1.0))
+    return losses

@@ -1,0 +1,218 @@
+"""A small GPT: a decoder-only Transformer language model.
+
+    x₀ = E[ids] + P[0..L−1]                  token + position embeddings
+    xₗ = Blockₗ(xₗ₋₁), l = 1..n_layers       pre-LN causal Transformer blocks
+    logits = LN(x_L) Wₒᵀ                      Wₒ = E when the head is tied
+
+Each block is ``nn.TransformerEncoderLayer(norm_first=True, activation="gelu")``
+run with ``is_causal=True``, so position t attends only to positions ≤ t (the
+causal mask, 因果掩码): the model can be trained on every position of a window
+at once to predict the next token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from dlbook import functional as F
+from dlbook import nn
+from dlbook._checks import array_of, check_integer, check_positive_int
+from dlbook.autograd import Tensor, no_grad
+from dlbook.checkpoint import load_checkpoint, save_checkpoint
+from dlbook.sampling import next_token_distribution
+
+#: Model shapes by name (the vocabulary size comes from the tokenizer).
+PRESETS: dict[str, dict[str, Any]] = {
+    # for tests and the notebook's quick run: ~0.1 M parameters besides the embeddings
+    "tiny": dict(context=64, d_model=64, n_layers=2, n_heads=4, d_ff=256),
+    # the shipped pretraining run and the benchmark shape: d=128, 4 layers, 4 heads, context 64
+    "small": dict(context=64, d_model=128, n_layers=4, n_heads=4, d_ff=512),
+}
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """The numbers that fix a GPT's shape: its parameters can only be loaded into the same config."""
+
+    vocab_size: int
+    context: int = 64
+    d_model: int = 128
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int = 512
+    dropout: float = 0.0
+    tied: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "context", "d_model", "n_layers", "n_heads", "d_ff"):
+            check_positive_int(name, getattr(self, name))
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+
+    @classmethod
+    def preset(cls, name: str, vocab_size: int, **overrides: Any) -> GPTConfig:
+        """The config of preset ``name`` ("tiny" or "small") for a vocabulary of ``vocab_size``."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        return cls(vocab_size=vocab_size, **{**PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GPTConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class GPT(nn.Module):
+    """A decoder-only Transformer.  ids: (N, L) integers with L <= context -> logits (N, L, vocab_size).
+
+    Embeddings are drawn from N(0, 0.02²); the blocks are pre-LN
+    ``TransformerEncoderLayer`` s with GELU, run causally; the head is the
+    token embedding matrix (``tied=True``) or its own ``Linear`` without bias.
+    """
+
+    def __init__(self, config: GPTConfig, *, rng: np.random.Generator, dtype: Any = np.float32) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model, rng=rng, std=0.02, dtype=dtype)
+        self.pos_emb = nn.Embedding(c.context, c.d_model, rng=rng, std=0.02, dtype=dtype)
+        self.blocks = nn.Sequential(*[
+            nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.d_ff, dropout=c.dropout, activation="gelu",
+                                       norm_first=True, rng=rng, dtype=dtype)
+            for _ in range(c.n_layers)])
+        self.ln_f = nn.LayerNorm(c.d_model, dtype=dtype)
+        self.head = None if c.tied else nn.Linear(c.d_model, c.vocab_size, bias=False, rng=rng, dtype=dtype)
+
+    def _check_ids(self, ids: Any) -> np.ndarray:
+        idx = array_of(ids)
+        check_integer("ids", idx)
+        if idx.ndim != 2:
+            raise ValueError(f"ids must be 2-D (batch, length), got shape {idx.shape}")
+        if idx.shape[1] == 0:
+            raise ValueError("ids must hold at least one token per row, got length 0")
+        if idx.shape[1] > self.config.context:
+            raise ValueError(f"ids are {idx.shape[1]} tokens long, longer than the model's context "
+                             f"({self.config.context})")
+        return idx
+
+    def features(self, ids: Any) -> Tensor:
+        """The final hidden states LN(x_L): (N, L, d_model) — what a classifier head reads."""
+        idx = self._check_ids(ids)
+        x = self.tok_emb(idx) + self.pos_emb(np.arange(idx.shape[1]))
+        for block in self.blocks:
+            x = block(x, is_causal=True)
+        return self.ln_f(x)
+
+    def forward(self, ids: Any) -> Tensor:
+        """Next-token logits at every position: (N, L) -> (N, L, vocab_size)."""
+        h = self.features(ids)
+        return self.head(h) if self.head is not None else F.linear(h, self.tok_emb.weight)
+
+    def loss(self, x: np.ndarray, y: np.ndarray) -> Tensor:
+        """Mean next-token cross-entropy (nats per token) of windows x -> targets y, both (N, L)."""
+        return F.cross_entropy(self(x), y)
+
+    # ---- looking inside -------------------------------------------------------
+    def attention_weights(self, ids: Any) -> list[np.ndarray]:
+        """Every block's attention weights for ``ids`` (N, L): a list of (N, n_heads, L, L) arrays."""
+        for block in self.blocks:
+            block.keep_weights = True
+        try:
+            with no_grad():
+                self.eval()
+                self.features(ids)
+            return [np.array(block.last_attn_weights) for block in self.blocks]
+        finally:
+            for block in self.blocks:
+                block.keep_weights = False
+
+    # ---- generation ------------------------------------------------------------
+    def next_token_probs(self, ids: Any, temperature: float = 1.0, top_k: int | None = None,
+                         top_p: float | None = None) -> np.ndarray:
+        """The distribution the sampler draws the token after ``ids`` (1-D) from: (vocab_size,)."""
+        idx = np.asarray(ids, dtype=np.int64).reshape(1, -1)
+        with no_grad():
+            self.eval()
+            logits = self(idx[:, -self.config.context:]).data[0, -1]
+        return next_token_distribution(logits, temperature, top_k, top_p)
+
+    def generate(self, prompt: Any, max_new_tokens: int, *, rng: np.random.Generator, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Sample ``max_new_tokens`` tokens after ``prompt`` (1-D ids).
+
+        Returns (new ids (T,), the probability each had when it was drawn (T,)).
+        The window slides once the text outgrows the context; the prompt itself
+        must fit in it.
+        """
+        idx = np.asarray(prompt)
+        check_integer("prompt", idx)
+        idx = idx.astype(np.int64).reshape(-1)
+        if idx.size == 0:
+            raise ValueError("prompt is empty: give at least one token to continue from")
+        if idx.size > self.config.context:
+            raise ValueError(f"prompt is {idx.size} tokens long, longer than the model's context "
+                             f"({self.config.context})")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+        max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
+        new, probs = [], []
+        seq = list(idx)
+        for _ in range(max_new_tokens):
+            p = self.next_token_probs(seq, temperature, top_k, top_p)
+            i = int(rng.choice(p.size, p=p))
+            new.append(i)
+            probs.append(float(p[i]))
+            seq.append(i)
+        return np.asarray(new, dtype=np.int64), np.asarray(probs)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.config.to_dict().items())
+
+
+# ---- checkpoints ---------------------------------------------------------------
+def save_gpt(path: str | os.PathLike, model: GPT, tokenizer: Any, extra: dict[str, np.ndarray] | None = None,
+             info: dict[str, Any] | None = None) -> None:
+    """Write ``model`` with its config and tokenizer (as JSON in the checkpoint's config) to ``path`` (.npz)."""
+    config = {"model": model.config.to_dict(), "tokenizer": tokenizer.to_json(), **(info or {})}
+    save_checkpoint(path, model, config, extra)
+
+
+def load_gpt(path: str | os.PathLike, dtype: Any = np.float32) -> tuple[GPT, Any, dict[str, Any],
+                                                                        dict[str, np.ndarray]]:
+    """(model, tokenizer, checkpoint config, extra arrays) from a file written by :func:`save_gpt`."""
+    from dlbook.data.bpe import tokenizer_from_json
+
+    state, config, extra = load_checkpoint(path)
+    if "model" not in config or "tokenizer" not in config:
+        raise ValueError(f"{path} is not a GPT checkpoint (its config has no 'model'/'tokenizer' entry)")
+    model = GPT(GPTConfig.from_dict(config["model"]), rng=np.random.default_rng(0), dtype=dtype)
+    load_gpt_state(model, state, source=str(path))
+    return model, tokenizer_from_json(config["tokenizer"]), config, extra
+
+
+def load_gpt_state(model: GPT, state: dict[str, np.ndarray], source: str = "the state") -> None:
+    """Load parameters into ``model``, with a clear error if they come from a model of another shape."""
+    own = model.state_dict()
+    wrong = [f"{k}: model {own[k].shape} vs {np.shape(state[k])}" for k in own if k in state
+             and own[k].shape != np.shape(state[k])]
+    if wrong or set(own) != set(state):
+        missing = sorted(set(own) - set(state))
+        raise ValueError(f"{source} was made for a different GPT config than {model.config}: "
+                         f"{'; '.join(wrong[:3]) or ''}{' missing ' + str(missing[:3]) if missing else ''}")
+    model.load_state_dict(state)
+
+
+def config_json(config: GPTConfig) -> str:
+    return json.dumps(config.to_dict(), sort_keys=True)
