@@ -229,8 +229,9 @@ def test_matches_torch(cell: str) -> None:
     xt = Tensor(x, requires_grad=True)
     tx = torch.tensor(x, requires_grad=True)
     if cell == "lstm":
-        out, (hn, _cn) = ours(xt, (h0, c0))
-        tout, (thn, _tcn) = ref(tx, (torch.tensor(h0), torch.tensor(c0)))
+        out, (hn, cn) = ours(xt, (h0, c0))
+        tout, (thn, tcn) = ref(tx, (torch.tensor(h0), torch.tensor(c0)))
+        np.testing.assert_allclose(cn.data, tcn.detach().numpy(), atol=1e-12)
     else:
         out, hn = ours(xt, h0)
         tout, thn = ref(tx, torch.tensor(h0))
@@ -398,12 +399,15 @@ def test_through_time_compute() -> None:
 
 
 def test_through_time_explorer_widget() -> None:
-    from dlbook.widgets.through_time import STATIC_RADII, make_through_time_explorer
+    from dlbook.widgets.through_time import STATIC_RADII, make_through_time_explorer, through_time
 
     live = make_through_time_explorer(mode="live", length=20)
     first = live.last_png
     live.controls["radius"].value = 0.5
     assert live.last_png != first
+    norms = through_time(**live.values())["norms"]              # what the redrawn figure shows
+    assert live.values() == {"cell": "rnn", "radius": 0.5, "length": 20}
+    assert norms.shape == (21,) and norms[0] < 1e-4 * norms[-1]  # vanishing: RNN, radius < 1
     second = live.last_png
     live.controls["cell"].value = "lstm"
     assert live.last_png != second
