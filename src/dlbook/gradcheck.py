@@ -78,7 +78,7 @@ def gradcheck(
         err = np.abs(analytic - numeric)
         bound = atol + rtol * np.abs(numeric)
         if np.any(err > bound):
-            worst = np.unravel_index(np.argmax(err - bound), err.shape)
+            worst = tuple(int(i) for i in np.unravel_index(np.argmax(err - bound), err.shape))
             raise AssertionError(
                 f"gradcheck: inputs[{i}] gradient mismatch at {worst}: backward gives {analytic[worst]:.8g}, "
                 f"central differences give {numeric[worst]:.8g}"
