@@ -108,6 +108,15 @@ def test_cell_gradcheck(cell: str) -> None:
         assert gradcheck(lambda x, h, c, *w: F.concatenate(list(F.lstm_cell(x, h, c, *w)), axis=1), [x, h, c, *ws])
 
 
+def test_relu_rnn_sequence_gradcheck() -> None:
+    rng = np.random.default_rng(8)
+    x = Tensor(rng.standard_normal((2, 4, 3)), requires_grad=True)
+    h0 = Tensor(rng.standard_normal((2, 5)), requires_grad=True)
+    ws = _weights(rng, 1, 3, 5)
+    assert gradcheck(lambda x, h0, *w: F.rnn(x, h0, *w, nonlinearity="relu")[0], [x, h0, *ws])
+    assert np.all(F.rnn(x, h0, *ws, nonlinearity="relu")[0].data >= 0)
+
+
 @settings(max_examples=6, deadline=None)
 @given(cell=st.sampled_from(["rnn", "lstm", "gru"]), n=st.integers(1, 3), t_len=st.integers(1, 5),
        size=st.integers(1, 3), hid=st.integers(1, 4), truncate=st.sampled_from([None, 2]))

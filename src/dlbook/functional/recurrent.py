@@ -172,6 +172,29 @@ def _time_major(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(1, 0, 2))
 
 
+_SCRATCH: dict[str, np.ndarray] = {}
+
+
+def _scratch(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A reusable uninitialised work array for temporaries that live only inside one backward call.
+
+    Fresh multi-megabyte arrays cost page faults on every call (the allocator
+    returns them to the system); reusing one buffer per name avoids that.  Never
+    used for anything saved for later or returned.
+    """
+    buf = _SCRATCH.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = _SCRATCH[name] = np.empty(shape, dtype=dtype)
+    return buf
+
+
+def _time_major_scratch(name: str, g: np.ndarray) -> np.ndarray:
+    """(N, T, D) -> (T, N, D) copied into a scratch buffer."""
+    out = _scratch(name, (g.shape[1], g.shape[0], g.shape[2]), g.dtype)
+    np.copyto(out, g.transpose(1, 0, 2))
+    return out
+
+
 def _sigmoid_(z: np.ndarray) -> np.ndarray:
     """σ(z) = ½ tanh(z/2) + ½, in place (no overflow, float32 stays float32)."""
     z *= 0.5
@@ -246,10 +269,15 @@ class RNNSequence(Function):
     def backward(ctx: Context, g: np.ndarray) -> tuple:
         x_tm, hs, w_ih, w_hh, relu, truncate = ctx.saved
         t_len = hs.shape[0] - 1
-        dout = _time_major(g)
+        dout = _time_major_scratch("rnn.dout", g)
         # f'(z) from the outputs: tanh' = 1 − h², relu' = [h > 0]; vectorised over all steps.
-        slope = (hs[1:] > 0).astype(hs.dtype) if relu else 1 - hs[1:] * hs[1:]
-        dz = np.empty_like(slope)
+        slope = _scratch("rnn.slope", hs[1:].shape, hs.dtype)
+        if relu:
+            np.greater(hs[1:], 0, out=slope)
+        else:
+            np.multiply(hs[1:], hs[1:], out=slope)
+            np.subtract(1, slope, out=slope)
+        dz = _scratch("rnn.dz", slope.shape, slope.dtype)
         dh = np.zeros_like(hs[0])
         for t in range(t_len - 1, -1, -1):
             dh += dout[t]
@@ -344,14 +372,15 @@ class LSTMSequence(Function):
     def backward(ctx: Context, g: np.ndarray) -> tuple:
         x_tm, hs, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate = ctx.saved
         t_len, n, hidden = tcs.shape
-        dout = _time_major(g[:, :t_len])
+        dout = _time_major_scratch("lstm.dout", g[:, :t_len])
         o, i = gates[..., :hidden], gates[..., hidden:2 * hidden]
         f, gg = gates[..., 2 * hidden:3 * hidden], gates[..., 3 * hidden:]
         # Everything that does not depend on the recursion, vectorised over all steps.
-        a = tcs * tcs                                      # ∂hₜ/∂cₜ = oₜ (1 − tanh² cₜ)
+        a = _scratch("lstm.a", tcs.shape, tcs.dtype)
+        np.multiply(tcs, tcs, out=a)                       # ∂hₜ/∂cₜ = oₜ (1 − tanh² cₜ)
         np.subtract(1, a, out=a)
         a *= o
-        p = np.subtract(1, gates)                          # p[..., :3H] = σ′ = s (1 − s) for o, i, f
+        p = np.subtract(1, gates, out=_scratch("lstm.p", gates.shape, gates.dtype))  # σ′ = s(1 − s): o, i, f
         p *= gates
         p4 = p.reshape(t_len, n, 4, hidden)
         p4[:, :, 0] *= tcs                                 # ∂hₜ/∂(o pre-activation) = tanh(cₜ) σ′(o)
@@ -361,7 +390,7 @@ class LSTMSequence(Function):
         np.subtract(1, p4[:, :, 3], out=p4[:, :, 3])
         p4[:, :, 3] *= i
         p = p4
-        dgates = np.empty_like(p)
+        dgates = _scratch("lstm.dgates", p.shape, p.dtype)
         dh = np.zeros((n, hidden), dtype=gates.dtype)
         dc = g[:, t_len].astype(gates.dtype, copy=True)    # gradient arriving at c_T
         for t in range(t_len - 1, -1, -1):
@@ -435,16 +464,17 @@ class GRUSequence(Function):
         x_tm, hs, gi, hn, ns, w_ih, w_hh, truncate = ctx.saved
         t_len, n, hidden = ns.shape
         r, z = gi[..., :hidden], gi[..., hidden:2 * hidden]
-        dout = _time_major(g)
+        dout = _time_major_scratch("gru.dout", g)
         # ∂L/∂(pre-activations fed by x) = δₜ ⊙ q[t]; fed by h: the same but r's candidate part times rₜ.
-        q = np.empty((t_len, n, 3, hidden), dtype=ns.dtype)
+        q = _scratch("gru.q", (t_len, n, 3, hidden), ns.dtype)
         q[:, :, 2] = (1 - z) * (1 - ns * ns)
         q[:, :, 1] = (hs[:-1] - ns) * z * (1 - z)
         q[:, :, 0] = q[:, :, 2] * hn * r * (1 - r)
-        qh = q.copy()
+        qh = _scratch("gru.qh", q.shape, q.dtype)
+        np.copyto(qh, q)
         qh[:, :, 2] *= r
-        dgi = np.empty_like(q)
-        dgh = np.empty_like(q)
+        dgi = _scratch("gru.dgi", q.shape, q.dtype)
+        dgh = _scratch("gru.dgh", q.shape, q.dtype)
         dh = np.zeros((n, hidden), dtype=ns.dtype)
         rec = np.empty_like(dh)
         for t in range(t_len - 1, -1, -1):
