@@ -80,8 +80,8 @@ def draw_descent(surface: str, lr: float, momentum: float, steps: int, start_u: 
     r = compute_descent(surface, lr, momentum, steps, (start_u, start_v))
     U, V, L = surface_grid(surface)
     _, (u0, u1, v0, v1) = _surface(surface)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8.0, 3.3), gridspec_kw={"width_ratios": [1.35, 1]})
-    ax.contour(U, V, np.log10(L + 1e-3), levels=18, cmap="viridis", linewidths=0.8)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.2, 3.0), gridspec_kw={"width_ratios": [1.35, 1]})
+    ax.contour(U, V, np.log10(L + 1e-3), levels=12, cmap="viridis", linewidths=0.8)
     path = r["path"]
     inside = np.all(np.abs(path) < 50, axis=1)
     ax.plot(path[inside, 0], path[inside, 1], "-o", color="C3", ms=2.5, lw=1.0, label="iterates")
@@ -110,7 +110,7 @@ def draw_descent(surface: str, lr: float, momentum: float, steps: int, start_u: 
 def make_descent_explorer(mode: str = "static", steps: int = 40) -> Explorer:
     """The explorer: surface, learning rate η, momentum μ, number of steps and start point.
 
-    ``mode="static"`` precomputes 2 surfaces × 3 learning rates × 3 momenta (18 frames) for ``steps`` steps
+    ``mode="static"`` precomputes 2 surfaces × 3 learning rates × 2 momenta (12 frames) for ``steps`` steps
     from one start point; ``mode="live"`` recomputes for any setting.
     """
     import ipywidgets as W
@@ -127,6 +127,6 @@ def make_descent_explorer(mode: str = "static", steps: int = 40) -> Explorer:
         "start_v": W.FloatSlider(value=2.5, min=-1.0, max=3.0, step=0.1, description="start v",
                                  continuous_update=False),
     }
-    grid = {"surface": list(SURFACES), "lr": [0.05, 0.01, 0.15], "momentum": [0.0, 0.5, 0.9], "steps": [steps],
+    grid = {"surface": list(SURFACES), "lr": [0.05, 0.01, 0.15], "momentum": [0.0, 0.9], "steps": [steps],
             "start_u": [-2.0], "start_v": [2.5]}
     return Explorer(draw_descent, controls, grid, mode=mode, title="Gradient descent with momentum on a loss surface")

@@ -90,7 +90,7 @@ def draw_graph(x1: float, x2: float, w1: float, w2: float, b: float, t: float = 
     r = compute_graph(x1, x2, w1, w2, b, t)
     value = dict(zip(r["names"], r["values"]))
     grad = dict(zip(r["names"], r["grads"]))
-    fig, ax = plt.subplots(figsize=(8.2, 3.6))
+    fig, ax = plt.subplots(figsize=(7.4, 3.2))
     ax.set_xlim(-0.55, 4.55)
     ax.set_ylim(0.05, 5.15)
     ax.axis("off")
@@ -115,7 +115,7 @@ def draw_graph(x1: float, x2: float, w1: float, w2: float, b: float, t: float = 
 def make_graph_explorer(mode: str = "static", t: float = 1.0) -> Explorer:
     """The explorer: sliders for the inputs x₁, x₂ and the parameters w₁, w₂, b (target ``t`` fixed).
 
-    ``mode="static"`` precomputes 3 × 3 × 3 frames over x₁, w₁ and b (x₂ and w₂ at one value each).
+    ``mode="static"`` precomputes 3 × 3 × 2 frames over x₁, w₁ and b (x₂ and w₂ at one value each).
     """
     import ipywidgets as W
 
@@ -124,7 +124,7 @@ def make_graph_explorer(mode: str = "static", t: float = 1.0) -> Explorer:
 
     controls = {"x1": slider("x₁", 1.0), "w1": slider("w₁", 0.5), "x2": slider("x₂", -1.0),
                 "w2": slider("w₂", 0.8), "b": slider("b", 0.0)}
-    grid = {"x1": [1.0, -1.0, 2.0], "w1": [0.5, -1.0, 1.5], "x2": [-1.0], "w2": [0.8], "b": [0.0, -1.0, 1.0]}
+    grid = {"x1": [1.0, -1.0, 2.0], "w1": [0.5, -1.0, 1.5], "x2": [-1.0], "w2": [0.8], "b": [0.0, 1.5]}
 
     def draw(x1: float, w1: float, x2: float, w2: float, b: float) -> Any:
         return draw_graph(x1, x2, w1, w2, b, t)
