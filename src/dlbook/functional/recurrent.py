@@ -574,8 +574,11 @@ def bptt_hidden_grads(cell: str, x: Any, w_ih: Any, w_hh: Any, b_ih: Any = None,
                       nonlinearity: str = "tanh") -> tuple[np.ndarray, np.ndarray]:
     """‖∂L/∂hₜ‖ for t = 0..T with L = Σ h_T (the loss on the last step only), and the hidden states.
 
-    Implements (eq-bptt): the backward recursion δₜ₋₁ = δₜ ∂hₜ/∂hₜ₋₁ run step by step with the
-    cells above (for the LSTM, through (h, c) together).  x: (N, T, input_size).
+    Implements (eq-bptt) on the unrolled cells: the sequence is run step by step
+    with the cell functions above (for the LSTM through (h, c) together), and one
+    backward pass carries δₜ = ∂L/∂hₜ from t = T back to the initial state.  To read
+    δₜ, a zero "probe" is added to each hₜ (its gradient is δₜ; the values are
+    unchanged).  x: (N, T, input_size); the weights are used as constants.
     Returns (norms (T + 1,) — index 0 is the initial state —, states (T, N, H)).
     Used by the gradient-through-time explorer and §4.4.
     """
@@ -583,27 +586,19 @@ def bptt_hidden_grads(cell: str, x: Any, w_ih: Any, w_hh: Any, b_ih: Any = None,
         raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}")
     ax = np.asarray(array_of(x), dtype=np.float64)
     _check_sequence("bptt_hidden_grads", ax, None, None, w_ih, w_hh, b_ih, b_hh, GATES[cell], None)
-    return _hidden_grad_norms(cell, ax, w_ih, w_hh, b_ih, b_hh, nonlinearity)
-
-
-def _hidden_grad_norms(cell: str, ax: np.ndarray, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
-                       nonlinearity: str) -> tuple[np.ndarray, np.ndarray]:
-    """One graph through all steps; each hₜ is fed through a leaf-like identity to read its gradient."""
+    weights = [None if w is None else array_of(w) for w in (w_ih, w_hh, b_ih, b_hh)]
     n, t_len, _ = ax.shape
-    hidden = array_of(w_hh).shape[1]
-    probes: list[Tensor] = []
-    states: list[np.ndarray] = []
-    h: Tensor = Tensor(np.zeros((n, hidden)), requires_grad=True)
-    c: Tensor | None = Tensor(np.zeros((n, hidden))) if cell == "lstm" else None
-    probes.append(h)
+    hidden = weights[1].shape[1]
+    h = Tensor(np.zeros((n, hidden)), requires_grad=True)
+    c = Tensor(np.zeros((n, hidden))) if cell == "lstm" else None
+    probes, states = [h], []
     for t in range(t_len):
         if cell == "rnn":
-            h = rnn_cell(ax[:, t], h, w_ih, w_hh, b_ih, b_hh, nonlinearity)
+            h = rnn_cell(ax[:, t], h, *weights, nonlinearity)
         elif cell == "gru":
-            h = gru_cell(ax[:, t], h, w_ih, w_hh, b_ih, b_hh)
+            h = gru_cell(ax[:, t], h, *weights)
         else:
-            h, c = lstm_cell(ax[:, t], h, c, w_ih, w_hh, b_ih, b_hh)
-        # a zero added to hₜ: its gradient is ∂L/∂hₜ, with hₜ's value unchanged
+            h, c = lstm_cell(ax[:, t], h, c, *weights)
         probe = Tensor(np.zeros((n, hidden)), requires_grad=True)
         h = h + probe
         probes.append(probe)
