@@ -73,7 +73,7 @@ def test_output_size_formula() -> None:
 
 
 def test_pooling_matches_the_window_formulas() -> None:
-    """Verifies (eq-maxpool) and (eq-avgpool): max and mean of each window, by loops."""
+    """Max and mean of each window, by loops.  Verifies (eq-maxpool).  Verifies (eq-avgpool)."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 3, 7, 6))
     k, s = 3, 2
@@ -102,6 +102,26 @@ def test_reference_equals_fast_forward_and_backward(cfg: dict) -> None:
     for a, b in zip(xs_fast, xs_ref):
         if a is not None:
             np.testing.assert_allclose(a.grad, b.grad, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_fast_conv_in_chunks_of_one_image(monkeypatch: pytest.MonkeyPatch, stride: int) -> None:
+    """The fast version walks the batch in cache-sized chunks; with one image per chunk nothing changes."""
+    import dlbook.functional.conv as conv_module
+
+    cfg = {"n": 3, "c": 2, "o": 3, "h": 7, "w": 6, "k": (3, 2), "s": stride, "p": 1, "bias": True, "seed": 11}
+    whole = _conv_inputs(cfg)
+    y_whole = conv2d(*whole, stride=stride, padding=1)
+    g = np.random.default_rng(12).standard_normal(y_whole.shape)
+    y_whole.backward(g)
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)
+    assert len(conv_module._chunks(3, 1000)) == 3
+    parts = _conv_inputs(cfg)
+    y_parts = conv2d(*parts, stride=stride, padding=1)
+    y_parts.backward(g)
+    np.testing.assert_allclose(y_parts.data, y_whole.data, rtol=0, atol=1e-12)
+    for a, b in zip(parts, whole):
+        np.testing.assert_allclose(a.grad, b.grad, rtol=0, atol=1e-12)
 
 
 @SETTINGS

@@ -14,6 +14,7 @@ implementations, tested equal:
   input into one matrix (k·k slice copies), and a single matrix product with
   the flattened kernels gives every output at once.  Its backward is the same
   product transposed, and *col2im* (k·k slice-adds) scatters the gradient back.
+  (In practice a few images at a time, so that the columns stay in the CPU cache.)
 
 Pooling: :func:`max_pool2d` and :func:`avg_pool2d`, built from the k·k strided
 slices of the input (for the usual 2×2/stride-2 case: four slices and
@@ -138,20 +139,6 @@ def _scratch(tag: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     return buf
 
 
-def _pad_scratch(x: np.ndarray, p: tuple[int, int]) -> np.ndarray:
-    """Like :func:`_pad` with zeros, into a reused buffer (valid until the next call)."""
-    if p == (0, 0):
-        return x
-    n, c, h, w = x.shape
-    out = _scratch("pad", (n, c, h + 2 * p[0], w + 2 * p[1]), x.dtype)
-    out[:, :, :p[0]] = 0
-    out[:, :, p[0] + h:] = 0
-    out[:, :, p[0]:p[0] + h, :p[1]] = 0
-    out[:, :, p[0]:p[0] + h, p[1] + w:] = 0
-    out[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x
-    return out
-
-
 def _unpad(xp: np.ndarray, p: tuple[int, int]) -> np.ndarray:
     if p == (0, 0):
         return xp
@@ -227,15 +214,18 @@ def conv2d_reference(x: Any, weight: Any, bias: Any = None, stride: int | tuple[
 # ---------------------------------------------------------------------------
 # conv2d, the fast one: im2col + one GEMM
 # ---------------------------------------------------------------------------
-def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int]) -> np.ndarray:
+def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out: tuple[int, int],
+           buffer: np.ndarray | None = None) -> np.ndarray:
     """Padded input (N, C, Hp, Wp) -> columns (N, C·kH·kW, Ho·Wo), built from kH·kW strided slice copies.
 
     Row (c, m, n) of image b's column matrix holds X[b, c, i·s + m, j·s + n]
     for every output position (i, j): the inputs that K[:, c, m, n] multiplies.
+    ``buffer`` (optional, that many elements) receives the columns.
     """
     batch, c_in = xp.shape[:2]
     kh, kw = kernel
-    cols = np.empty((batch, c_in, kh, kw, out[0], out[1]), dtype=xp.dtype)
+    shape = (batch, c_in, kh, kw, out[0], out[1])
+    cols = np.empty(shape, dtype=xp.dtype) if buffer is None else buffer.reshape(shape)
     for m in range(kh):
         for n in range(kw):
             cols[:, :, m, n] = _window(xp, m, n, stride, out)
@@ -243,15 +233,16 @@ def im2col(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out
 
 
 def col2im(cols: np.ndarray, padded_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
-           out: tuple[int, int]) -> np.ndarray:
+           out: tuple[int, int], dest: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of :func:`im2col`: columns (N, C·kH·kW, Ho·Wo) -> (N, C, Hp, Wp) by kH·kW slice-adds.
 
     An input pixel that sat in several windows receives the sum of its columns' gradients.
+    ``dest`` (optional, zero-filled, shape ``padded_shape``) receives the sums.
     """
     batch, c_in = padded_shape[:2]
     kh, kw = kernel
     cols = cols.reshape(batch, c_in, kh, kw, out[0], out[1])
-    xp = np.zeros(padded_shape, dtype=cols.dtype)
+    xp = np.zeros(padded_shape, dtype=cols.dtype) if dest is None else dest
     for m in range(kh):
         for n in range(kw):
             _window(xp, m, n, stride, out)[...] += cols[:, :, m, n]
@@ -269,13 +260,15 @@ def _wide_length(padded_width: int, out: tuple[int, int]) -> int:
     return (out[0] - 1) * padded_width + out[1]
 
 
-def _im2col_shifted(xp: np.ndarray, kernel: tuple[int, int], out: tuple[int, int]) -> np.ndarray:
+def _im2col_shifted(xp: np.ndarray, kernel: tuple[int, int], out: tuple[int, int],
+                    buffer: np.ndarray | None = None) -> np.ndarray:
     """Stride-1 im2col: (N, C, Hp, Wp) -> (N, C·kH·kW, L), L = (Ho − 1)·Wp + Wo, from kH·kW flat shifts."""
     batch, c_in, hp, wp = xp.shape
     kh, kw = kernel
     length = _wide_length(wp, out)
     flat = xp.reshape(batch, c_in, hp * wp)
-    cols = np.empty((batch, c_in, kh, kw, length), dtype=xp.dtype)
+    shape = (batch, c_in, kh, kw, length)
+    cols = np.empty(shape, dtype=xp.dtype) if buffer is None else buffer.reshape(shape)
     for m in range(kh):
         for n in range(kw):
             shift = m * wp + n
@@ -284,13 +277,14 @@ def _im2col_shifted(xp: np.ndarray, kernel: tuple[int, int], out: tuple[int, int
 
 
 def _col2im_shifted(cols: np.ndarray, padded_shape: tuple[int, ...], kernel: tuple[int, int],
-                    out: tuple[int, int]) -> np.ndarray:
+                    out: tuple[int, int], dest: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of :func:`_im2col_shifted`: (N, C·kH·kW, L) -> (N, C, Hp, Wp) by kH·kW flat slice-adds."""
     batch, c_in, hp, wp = padded_shape
     kh, kw = kernel
     length = _wide_length(wp, out)
     cols = cols.reshape(batch, c_in, kh, kw, length)
-    flat = np.zeros((batch, c_in, hp * wp), dtype=cols.dtype)
+    flat = (np.zeros((batch, c_in, hp * wp), dtype=cols.dtype) if dest is None
+            else dest.reshape(batch, c_in, hp * wp))
     for m in range(kh):
         for n in range(kw):
             shift = m * wp + n
@@ -299,10 +293,11 @@ def _col2im_shifted(cols: np.ndarray, padded_shape: tuple[int, ...], kernel: tup
 
 
 def _from_wide(y: np.ndarray, padded_width: int, out: tuple[int, int]) -> np.ndarray:
-    """(N, C, L) on the wide grid -> (N, C, Ho, Wo), dropping the thrown-away positions j ≥ Wo."""
-    full = _scratch("from_wide", (*y.shape[:2], out[0] * padded_width), y.dtype)
-    full[:, :, :y.shape[2]] = y
-    return np.ascontiguousarray(full.reshape(*y.shape[:2], out[0], padded_width)[..., :out[1]])
+    """A view (N, C, Ho, Wo) of (N, C, L) on the wide grid, skipping the thrown-away positions j ≥ Wo."""
+    item = y.itemsize
+    return np.lib.stride_tricks.as_strided(
+        y, shape=(*y.shape[:2], *out), strides=(y.strides[0], y.strides[1], padded_width * item, item),
+        writeable=False)
 
 
 def _to_wide(g: np.ndarray, padded_width: int) -> np.ndarray:
@@ -314,6 +309,18 @@ def _to_wide(g: np.ndarray, padded_width: int) -> np.ndarray:
     return full.reshape(batch, c, ho * padded_width)[:, :, :_wide_length(padded_width, (ho, wo))]
 
 
+# The columns of a whole batch are large (C·k·k times the input).  So the batch
+# is processed a few images at a time — a chunk whose columns fit in the CPU
+# cache — and the backward pass rebuilds each chunk's columns from the saved
+# input rather than keeping them all: slice copies are cheap, memory traffic is not.
+_CHUNK_BYTES = 1 << 20
+
+
+def _chunks(batch: int, per_image: int) -> list[slice]:
+    size = max(1, _CHUNK_BYTES // max(1, per_image))
+    return [slice(start, min(start + size, batch)) for start in range(0, batch, size)]
+
+
 class Conv2d(Function):
     """Y = K̂ · cols + b per image, with cols = im2col(X) and K̂ = K reshaped to (C_out, C_in·kH·kW).
 
@@ -322,49 +329,67 @@ class Conv2d(Function):
     """
 
     @staticmethod
+    def _columns(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_size: tuple[int, int],
+                 buffer: np.ndarray) -> np.ndarray:
+        if stride == (1, 1):
+            return _im2col_shifted(xp, kernel, out_size, buffer)
+        return im2col(xp, kernel, stride, out_size, buffer)
+
+    @staticmethod
+    def _length(padded_width: int, stride: tuple[int, int], out_size: tuple[int, int]) -> int:
+        """Columns per image: the wide grid for stride 1, else Ho·Wo."""
+        return _wide_length(padded_width, out_size) if stride == (1, 1) else out_size[0] * out_size[1]
+
+    @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *,
                 stride: tuple[int, int], padding: tuple[int, int], out_size: tuple[int, int]) -> np.ndarray:
         batch = x.shape[0]
         c_out, _, kh, kw = weight.shape
-        xp = _pad_scratch(x, padding)                                 # used only to build cols
-        shifted = stride == (1, 1)
-        if shifted:
-            cols = _im2col_shifted(xp, (kh, kw), out_size)            # (N, C·k·k, L)
-        else:
-            cols = im2col(xp, (kh, kw), stride, out_size)             # (N, C·k·k, Ho·Wo)
-        w2 = weight.reshape(c_out, -1)                                # (C_out, C·k·k)
-        y = np.matmul(w2, cols, out=_scratch("y", (batch, c_out, cols.shape[2]), cols.dtype))  # (N, C_out, L)
-        if bias is not None:
-            y += bias.reshape(1, c_out, 1)
-        ctx.save(cols, weight, xp.shape, bias is not None, stride, padding, out_size)
-        if shifted:
-            return _from_wide(y, xp.shape[3], out_size)
-        return y.reshape(batch, c_out, *out_size).copy()
+        xp = _pad(x, padding)
+        length = Conv2d._length(xp.shape[3], stride, out_size)
+        rows = weight[0].size                                         # C·k·k
+        w2 = weight.reshape(c_out, rows)                              # (C_out, C·k·k)
+        dtype = np.result_type(xp, weight)
+        y = np.empty((batch, c_out, *out_size), dtype=dtype)
+        for part in _chunks(batch, rows * length * dtype.itemsize):
+            n = part.stop - part.start
+            cols = Conv2d._columns(xp[part], (kh, kw), stride, out_size, _scratch("cols", (n, rows, length), dtype))
+            yc = np.matmul(w2, cols, out=_scratch("y", (n, c_out, length), dtype))  # (n, C_out, L): GEMM per image
+            if bias is not None:
+                yc += bias.reshape(1, c_out, 1)
+            y[part] = _from_wide(yc, xp.shape[3], out_size) if stride == (1, 1) else yc.reshape(n, c_out, *out_size)
+        ctx.save(xp, weight, bias is not None, stride, padding, out_size)
+        return y
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray) -> tuple:
-        cols, weight, padded_shape, has_bias, stride, padding, out_size = ctx.saved
+        xp, weight, has_bias, stride, padding, out_size = ctx.saved
         c_out, _, kh, kw = weight.shape
-        shifted = stride == (1, 1)
-        if shifted:
-            g2 = _to_wide(g, padded_shape[3])                         # (N, C_out, L)
-        else:
-            g2 = np.ascontiguousarray(g).reshape(g.shape[0], c_out, -1)
-        w2 = weight.reshape(c_out, -1)
-        gx = gw = gb = None
-        if ctx.needs_grad[1]:
-            per_image = _scratch("gw", (g2.shape[0], *w2.shape), cols.dtype)
-            gw = np.matmul(g2, cols.transpose(0, 2, 1), out=per_image).sum(axis=0).reshape(weight.shape)
-        if ctx.needs_grad[0]:
-            gcols = np.matmul(w2.T, g2, out=_scratch("gcols", cols.shape, cols.dtype))  # (N, C·k·k, L)
-            if shifted:
-                gxp = _col2im_shifted(gcols, padded_shape, (kh, kw), out_size)
+        batch = xp.shape[0]
+        length, rows = Conv2d._length(xp.shape[3], stride, out_size), weight[0].size
+        w2 = weight.reshape(c_out, rows)
+        dtype = np.result_type(g, weight)
+        gw = np.zeros((c_out, rows), dtype=dtype) if ctx.needs_grad[1] else None
+        gxp = np.zeros(xp.shape, dtype=dtype) if ctx.needs_grad[0] else None
+        for part in _chunks(batch, rows * length * dtype.itemsize):
+            n = part.stop - part.start
+            if stride == (1, 1):
+                g2 = _to_wide(g[part], xp.shape[3])                   # (n, C_out, L)
             else:
-                gxp = col2im(gcols, padded_shape, (kh, kw), stride, out_size)
-            gx = _unpad(gxp, padding)
-        if has_bias and ctx.needs_grad[2]:
-            gb = g.sum(axis=(0, 2, 3))
-        return gx, gw, gb
+                g2 = np.ascontiguousarray(g[part]).reshape(n, c_out, length)
+            cols = Conv2d._columns(xp[part], (kh, kw), stride, out_size, _scratch("cols", (n, rows, length), dtype))
+            if gw is not None:
+                per_image = np.matmul(g2, cols.transpose(0, 2, 1), out=_scratch("gw", (n, c_out, rows), dtype))
+                gw += per_image.sum(axis=0)
+            if gxp is not None:
+                gcols = np.matmul(w2.T, g2, out=_scratch("gcols", (n, rows, length), dtype))
+                if stride == (1, 1):
+                    _col2im_shifted(gcols, (n, *xp.shape[1:]), (kh, kw), out_size, gxp[part])
+                else:
+                    col2im(gcols, (n, *xp.shape[1:]), (kh, kw), stride, out_size, gxp[part])
+        gx = _unpad(gxp, padding) if gxp is not None else None
+        gb = g.reshape(batch, c_out, -1).sum(axis=2).sum(axis=0) if has_bias and ctx.needs_grad[2] else None
+        return gx, None if gw is None else gw.reshape(weight.shape), gb
 
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: int | tuple[int, int] = 1,
