@@ -347,6 +347,20 @@ def test_numerical_grad_matches_closed_form() -> None:
     np.testing.assert_allclose(g, np.cos(x), atol=1e-8)
 
 
+def test_linear_layer_matches_a_naive_loop() -> None:
+    """Verifies (eq-layer): y_i = f(Σ_j W_ij x_j + b_i) neuron by neuron, against F.linear and nn.Linear."""
+    rng = np.random.default_rng(3)
+    layer = nn.Linear(4, 3, rng=rng)
+    X = rng.standard_normal((5, 4))
+    W, b = layer.weight.data, layer.bias.data
+    naive = np.zeros((5, 3))
+    for n in range(5):
+        for i in range(3):
+            naive[n, i] = np.tanh(sum(W[i, j] * X[n, j] for j in range(4)) + b[i])
+    np.testing.assert_allclose(F.tanh(layer(Tensor(X))).data, naive, rtol=1e-12)
+    np.testing.assert_allclose(F.tanh(F.linear(Tensor(X), W, b)).data, naive, rtol=1e-12)
+
+
 # ---- backward semantics ---------------------------------------------------------
 def test_chain_rule_on_a_composite_matches_hand_derivative() -> None:
     """Verifies (eq-chain-rule): d/dx sigmoid(w x + b)² by hand."""

@@ -163,7 +163,7 @@ class Tensor:
 
     # ---- backpropagation (§3.2) -------------------------------------
     def backward(self, grad: Any = None) -> None:
-        """Fill ``.grad`` of every leaf this tensor depends on (eq-chain-rule).
+        """Fill ``.grad`` of every leaf this tensor depends on.  Implements (eq-chain-rule).
 
         1. Order the graph so that every node comes after the nodes it was
            made from (a topological sort).
