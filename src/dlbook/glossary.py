@@ -1,0 +1,150 @@
+"""The bilingual glossary (术语表): load, validate and render ``glossary.yml``.
+
+Each entry of the YAML list has four fields::
+
+    - en: backpropagation                 # the English term; an abbreviation may follow in parentheses
+      zh: 反向传播                          # the Chinese term
+      definition: One line, in the book's own words.
+      where: 3-2-backpropagation            # the chapter (file stem) that defines it, optionally #anchor
+
+:func:`problems` lists what is wrong with the entries: a missing or empty field, a definition on more
+than one line, a duplicated English or Chinese term, a ``where`` that names no chapter of the table of
+contents, or a term that does not occur in the text of the chapter it points to.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FIELDS = ("en", "zh", "definition", "where")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One glossary entry."""
+
+    en: str
+    zh: str
+    definition: str
+    where: str
+
+    @property
+    def chapter(self) -> str:
+        """The chapter's file stem (``where`` without its ``#anchor``)."""
+        return self.where.split("#", 1)[0]
+
+    @property
+    def variants(self) -> list[str]:
+        """The forms the term may take in the text: the whole, the part before a parenthesis, the part inside."""
+        m = re.fullmatch(r"(.+?)\s*\((.+)\)", self.en)
+        return [self.en, m.group(1), m.group(2)] if m else [self.en]
+
+
+def load_entries(path: str | Path) -> list[dict[str, Any]]:
+    """The raw entries of a glossary file (a YAML list of mappings); TypeError if the file is not such a list."""
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+        raise TypeError(f"{path} must hold a YAML list of mappings, got {type(data).__name__}")
+    return data
+
+
+def load_glossary(path: str | Path) -> list[Term]:
+    """The valid terms of ``path``, sorted by English term (case-insensitive); ValueError listing any problem
+    of the entries themselves (fields, duplicates)."""
+    entries = load_entries(path)
+    errors = entry_problems(entries)
+    if errors:
+        raise ValueError(f"{path}: " + "; ".join(errors))
+    return sorted((Term(**{k: str(e[k]).strip() for k in FIELDS}) for e in entries), key=lambda t: t.en.lower())
+
+
+def entry_problems(entries: list[dict[str, Any]]) -> list[str]:
+    """Problems visible in the entries alone: missing/empty/extra fields, multi-line definitions, duplicates."""
+    errors: list[str] = []
+    seen: dict[str, dict[str, int]] = {"en": {}, "zh": {}}
+    for i, e in enumerate(entries):
+        name = f"entry {i + 1} ({e.get('en', '?')})"
+        missing = [k for k in FIELDS if not str(e.get(k) or "").strip()]
+        if missing:
+            errors.append(f"{name}: missing or empty {', '.join(missing)}")
+        extra = sorted(set(e) - set(FIELDS))
+        if extra:
+            errors.append(f"{name}: unknown fields {', '.join(extra)}")
+        if "\n" in str(e.get("definition", "")).strip():
+            errors.append(f"{name}: definition must be one line")
+        for k in ("en", "zh"):
+            key = str(e.get(k) or "").strip().lower()
+            if key and key in seen[k]:
+                errors.append(f"{name}: duplicate {k} term {e[k]!r} (first in entry {seen[k][key] + 1})")
+            elif key:
+                seen[k][key] = i
+    return errors
+
+
+def planned_chapters(toc: str | Path) -> set[str]:
+    """Chapter stems the table of contents names, commented-out lines included (chapters still being written)."""
+    return set(re.findall(r"file:\s*chapters/([\w.-]+?)(?:\.ipynb|\.md)?\s*$", Path(toc).read_text(encoding="utf-8"),
+                          re.MULTILINE))
+
+
+def chapter_text(path: Path) -> str:
+    """The prose of a chapter: a notebook's markdown cells, or a markdown page."""
+    if path.suffix == ".md":
+        return path.read_text(encoding="utf-8")
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                     for c in nb.get("cells", []) if c.get("cell_type") == "markdown")
+
+
+def _chapter_file(chapters: Path, stem: str) -> Path | None:
+    for suffix in (".ipynb", ".md"):
+        if (chapters / f"{stem}{suffix}").exists():
+            return chapters / f"{stem}{suffix}"
+    return None
+
+
+def problems(glossary: str | Path, root: str | Path) -> list[str]:
+    """Everything wrong with ``glossary`` for the book at ``root`` (``root/_toc.yml``, ``root/chapters``).
+
+    A term whose chapter is planned but not written yet is only checked for its fields."""
+    root = Path(root)
+    entries = load_entries(glossary)
+    errors = entry_problems(entries)
+    planned = planned_chapters(root / "_toc.yml")
+    texts: dict[str, str] = {}
+    for e in entries:
+        if any(not str(e.get(k) or "").strip() for k in FIELDS):
+            continue
+        term = Term(**{k: str(e[k]).strip() for k in FIELDS})
+        if term.chapter not in planned:
+            errors.append(f"{term.en}: where={term.where!r} names no chapter in _toc.yml")
+            continue
+        page = _chapter_file(root / "chapters", term.chapter)
+        if page is None:
+            continue
+        if term.chapter not in texts:
+            texts[term.chapter] = chapter_text(page).lower()
+        if not any(v.lower() in texts[term.chapter] for v in term.variants):
+            errors.append(f"{term.en}: does not occur in the text of {term.chapter}")
+    return errors
+
+
+def html_table(terms: list[Term], linked: set[str] | None = None) -> str:
+    """The glossary as an HTML table; a term links to its chapter when the chapter is in ``linked``
+    (the chapters of the built book), else the chapter is named without a link."""
+    rows = []
+    for t in terms:
+        anchor = "#" + t.where.split("#", 1)[1] if "#" in t.where else ""
+        where = (f'<a href="{t.chapter}.html{anchor}">{t.chapter}</a>' if linked is None or t.chapter in linked
+                 else f"{t.chapter} (in preparation)")
+        rows.append(f"<tr><td>{html.escape(t.en)}</td><td>{html.escape(t.zh)}</td>"
+                    f"<td>{html.escape(t.definition)}</td><td>{where}</td></tr>")
+    head = "<tr><th>English</th><th>中文</th><th>definition</th><th>defined in</th></tr>"
+    return f'<table class="glossary">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
