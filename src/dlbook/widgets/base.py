@@ -16,12 +16,21 @@ every point of a small grid of control values, the frames are ``Image``
 widgets in (nested) ``Stack`` s, and each control is ``jslink`` ed to a stack's
 ``selected_index`` — so moving a slider in the built HTML changes the figure
 with no kernel at all.
+
+Page weight: every frame is a PNG embedded (base64) in the page's widget state.
+Static frames are palette-quantised (``colors=256`` by default: deterministic,
+no visible change on line plots and colour maps, about 3× smaller), and
+:func:`widget_state_bytes` / :meth:`Explorer.state_bytes` /
+:func:`stored_widget_sizes` report what a widget adds to its page — the book
+keeps each widget under :data:`MAX_WIDGET_BYTES`.
 """
 
 from __future__ import annotations
 
 import io
 import itertools
+import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -32,14 +41,90 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 DPI = 72
+#: Static frames are quantised to this many colours (``None`` keeps full RGBA).
+STATIC_COLORS = 256
+#: The budget for what one widget adds to its page (widget state JSON, bytes).
+MAX_WIDGET_BYTES = 1_000_000
 
 
-def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
-    """The figure as PNG bytes (deterministic: no date in the metadata); closes the figure."""
+def figure_png(fig: Figure, dpi: int = DPI, colors: int | None = None) -> bytes:
+    """The figure as PNG bytes (deterministic: no date in the metadata); closes the figure.
+
+    ``colors`` (2–256) palette-quantises the image (median cut, no dithering: the
+    same figure always gives the same bytes), which makes line plots and colour
+    maps about three times smaller with no visible change.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
-    return buf.getvalue()
+    png = buf.getvalue()
+    return png if colors is None else quantize_png(png, colors)
+
+
+def quantize_png(png: bytes, colors: int = STATIC_COLORS) -> bytes:
+    """``png`` re-encoded with a palette of at most ``colors`` colours (deterministic)."""
+    _check_colors(colors)
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    if image.mode == "RGBA" and image.getextrema()[3][0] == 255:  # opaque: drop the alpha channel
+        image = image.convert("RGB")
+    if image.mode == "RGBA":
+        paletted = image.quantize(colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    else:
+        paletted = image.convert("RGB").quantize(colors=colors, method=Image.Quantize.MEDIANCUT,
+                                                 dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    paletted.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _check_colors(colors: Any) -> None:
+    if isinstance(colors, bool) or not isinstance(colors, int) or not 2 <= colors <= 256:
+        raise ValueError(f"colors must be an int in [2, 256] or None, got {colors!r}")
+
+
+def widget_state_bytes(*widgets: Any) -> int:
+    """Bytes the widgets (and every model they reference) add to a page's widget state JSON.
+
+    This is the state a notebook stores and the book embeds: binary buffers
+    (PNG frames) are base64-encoded, as in the notebook metadata.
+    """
+    from ipywidgets.embed import dependency_state
+
+    return len(json.dumps(dependency_state(list(widgets), drop_defaults=True)))
+
+
+_MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
+
+
+def stored_widget_sizes(notebook: Mapping[str, Any]) -> dict[str, int]:
+    """For a notebook (as loaded JSON), the bytes each displayed widget adds to the page.
+
+    Keys are the model ids of the displayed widgets; a widget's size counts the
+    models it references (children, layouts, images) and the links (``jslink``)
+    that join them, each model counted once per widget.
+    """
+    state = (notebook.get("metadata", {}).get("widgets", {})
+             .get("application/vnd.jupyter.widget-state+json", {}).get("state", {}))
+    refs = {mid: set(_MODEL_REF.findall(json.dumps(m.get("state", {})))) for mid, m in state.items()}
+    sizes = {}
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if not view or view["model_id"] not in state:
+                continue
+            seen: set[str] = set()
+            todo = [view["model_id"]]
+            while todo:
+                mid = todo.pop()
+                if mid not in seen and mid in state:
+                    seen.add(mid)
+                    todo.extend(refs[mid])
+            seen |= {mid for mid, m in state.items() if m.get("model_name") in ("LinkModel", "DirectionalLinkModel")
+                     and refs[mid] & seen}
+            sizes[view["model_id"]] = sum(len(json.dumps({mid: state[mid]})) for mid in seen)
+    return sizes
 
 
 def png_output(png: bytes) -> dict[str, Any]:
@@ -67,6 +152,10 @@ class Explorer:
     controls.  ``controls`` maps each control's name to the ipywidgets
     control used in live mode; ``grid`` maps each name to the values that
     static mode precomputes (a few per control: every combination is drawn).
+
+    Static-mode options: ``colors`` palette-quantises the frames (``None``: full
+    RGBA PNG); ``linked=False`` leaves the sliders unlinked from the frames — a
+    broken widget, for the browser test that shows the slider check can fail.
     """
 
     def __init__(
@@ -76,6 +165,9 @@ class Explorer:
         grid: Mapping[str, Sequence[Any]],
         mode: str = "static",
         title: str = "",
+        *,
+        colors: int | None = STATIC_COLORS,
+        linked: bool = True,
     ) -> None:
         if mode not in ("static", "live"):
             raise ValueError(f"mode must be 'static' or 'live', got {mode!r}")
@@ -85,7 +177,11 @@ class Explorer:
         for name, values in grid.items():
             if len(values) == 0:
                 raise ValueError(f"grid[{name!r}] is empty")
+        if colors is not None:
+            _check_colors(colors)
         self.draw, self.controls, self.grid, self.mode, self.title = draw, dict(controls), dict(grid), mode, title
+        self.colors, self.linked = colors, linked
+        self.links: list[Any] = []
         self.last_png: bytes | None = None
         self.frames: dict[tuple[Any, ...], bytes] = {}
         self.widget = self._build_live() if mode == "live" else self._build_static()
@@ -117,7 +213,7 @@ class Explorer:
 
         names = list(self.grid)
         for combo in itertools.product(*(self.grid[n] for n in names)):
-            self.frames[combo] = figure_png(self.draw(**dict(zip(names, combo))))
+            self.frames[combo] = figure_png(self.draw(**dict(zip(names, combo))), colors=self.colors)
         self.sliders = {
             n: W.SelectionSlider(options=[(_label(v), i) for i, v in enumerate(self.grid[n])],
                                  description=getattr(self.controls[n], "description", n) or n,
@@ -140,7 +236,8 @@ class Explorer:
             key = (*prefix, v)
             children.append(self._nest(rest, key) if rest else W.Image(value=self.frames[key], format="png"))
         stack = W.Stack(children=children, selected_index=0)
-        W.jslink((self.sliders[name], "index"), (stack, "selected_index"))
+        if self.linked:
+            self.links.append(W.jslink((self.sliders[name], "index"), (stack, "selected_index")))
         return stack
 
     def select(self, **values: Any) -> bytes:
@@ -150,6 +247,10 @@ class Explorer:
         key = tuple(self.grid[n][self.sliders[n].index] for n in self.grid)
         self.last_png = self.frames[key]
         return self.last_png
+
+    def state_bytes(self) -> int:
+        """Bytes this widget adds to its page's widget state (frames, controls, layouts and links)."""
+        return widget_state_bytes(self.widget)  # dependency_state adds the jslinks between its widgets
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
