@@ -71,7 +71,7 @@ def draw_vanishing(depth: int, activation: str, init_scale: float) -> Any:
     fig, ax = plt.subplots(figsize=(6.4, 3.0))
     layers = np.arange(1, len(norms) + 1)
     ax.semilogy(layers, np.maximum(norms, 1e-30), "o-", color="C0", ms=4)
-    ax.set_ylim(1e-14, 1e4)
+    ax.set_ylim(1e-18, 1e4)
     ax.set_xlim(0.5, 31.5)
     ax.set_xlabel("layer l  (1 = next to the input)")
     ax.set_ylabel("‖∂E/∂W⁽ˡ⁾‖")
