@@ -249,26 +249,45 @@ def col2im(cols: np.ndarray, padded_shape: tuple[int, ...], kernel: tuple[int, i
     return xp
 
 
-# Stride 1, the common case, has a faster layout.  Flatten each padded image
-# row after row (length Hp·Wp).  Output (i, j) reads X at flat index
-# (i + m)·Wp + (j + n) = (i·Wp + j) + (m·Wp + n): every kernel offset (m, n) is
-# one *contiguous* shift of the flat image.  So the columns for offset (m, n)
-# are the single slice [m·Wp + n, m·Wp + n + L) with L = (Ho − 1)·Wp + Wo: long
-# rows that numpy copies (and adds) fast.  The price: positions j ≥ Wo of each
-# output row are computed too (about Wp/Wo − 1 extra work) and thrown away.
+# Stride 1, the common case, has a faster layout.  Lay each padded image out
+# flat, row after row, with Wp entries per row: the W pixels, then z zero
+# columns that serve as the right padding of this row *and* the left padding
+# of the next (z = p suffices, since the window only reaches p columns beyond
+# either edge).  Output (i, j) reads X at flat index (i + m)·Wp + (j + n) =
+# (i·Wp + j) + (m·Wp + n): every kernel offset (m, n) is one *contiguous* shift
+# of the flat image.  So the columns for offset (m, n) are the single slice
+# [m·Wp + n, m·Wp + n + L) with L = (Ho − 1)·Wp + Wo: long rows that numpy
+# copies (and adds) fast.  The price: positions j ≥ Wo of each output row are
+# computed too (Wp/Wo − 1 extra work, 1/16 for a 16×16 map) and thrown away.
 def _wide_length(padded_width: int, out: tuple[int, int]) -> int:
     return (out[0] - 1) * padded_width + out[1]
 
 
-def _im2col_shifted(xp: np.ndarray, kernel: tuple[int, int], out: tuple[int, int],
+def _pad_flat(x: np.ndarray, kernel_width: int, p: tuple[int, int]) -> tuple[np.ndarray, int]:
+    """x: (N, C, H, W) -> (flat (N, C, p₁ + (H + 2p₀)·Wp) with zeros around the pixels, row length Wp)."""
+    batch, c, h, w = x.shape
+    zeros = max(p[1], 2 * p[1] - kernel_width + 1)        # a row of output must fit in a row of the layout
+    wp = w + zeros
+    flat = np.zeros((batch, c, p[1] + (h + 2 * p[0]) * wp), dtype=x.dtype)
+    _flat_pixels(flat, (h, w), p, wp)[...] = x
+    return flat, wp
+
+
+def _flat_pixels(flat: np.ndarray, size: tuple[int, int], p: tuple[int, int], wp: int) -> np.ndarray:
+    """The view (N, C, H, W) of the image's own pixels inside the flat layout of :func:`_pad_flat`."""
+    rows = (flat.shape[2] - p[1]) // wp
+    grid = flat[:, :, p[1]:].reshape(*flat.shape[:2], rows, wp)
+    return grid[:, :, p[0]:p[0] + size[0], :size[1]]
+
+
+def _im2col_shifted(flat: np.ndarray, wp: int, kernel: tuple[int, int], out: tuple[int, int],
                     buffer: np.ndarray | None = None) -> np.ndarray:
-    """Stride-1 im2col: (N, C, Hp, Wp) -> (N, C·kH·kW, L), L = (Ho − 1)·Wp + Wo, from kH·kW flat shifts."""
-    batch, c_in, hp, wp = xp.shape
+    """Stride-1 im2col: flat images (N, C, F) -> (N, C·kH·kW, L), L = (Ho − 1)·Wp + Wo, from kH·kW flat shifts."""
+    batch, c_in = flat.shape[:2]
     kh, kw = kernel
     length = _wide_length(wp, out)
-    flat = xp.reshape(batch, c_in, hp * wp)
     shape = (batch, c_in, kh, kw, length)
-    cols = np.empty(shape, dtype=xp.dtype) if buffer is None else buffer.reshape(shape)
+    cols = np.empty(shape, dtype=flat.dtype) if buffer is None else buffer.reshape(shape)
     for m in range(kh):
         for n in range(kw):
             shift = m * wp + n
@@ -276,20 +295,18 @@ def _im2col_shifted(xp: np.ndarray, kernel: tuple[int, int], out: tuple[int, int
     return cols.reshape(batch, c_in * kh * kw, length)
 
 
-def _col2im_shifted(cols: np.ndarray, padded_shape: tuple[int, ...], kernel: tuple[int, int],
-                    out: tuple[int, int], dest: np.ndarray | None = None) -> np.ndarray:
-    """The adjoint of :func:`_im2col_shifted`: (N, C·kH·kW, L) -> (N, C, Hp, Wp) by kH·kW flat slice-adds."""
-    batch, c_in, hp, wp = padded_shape
+def _col2im_shifted(cols: np.ndarray, dest: np.ndarray, wp: int, kernel: tuple[int, int],
+                    out: tuple[int, int]) -> np.ndarray:
+    """The adjoint of :func:`_im2col_shifted`: adds (N, C·kH·kW, L) into the flat images ``dest`` (N, C, F)."""
+    batch, c_in = dest.shape[:2]
     kh, kw = kernel
     length = _wide_length(wp, out)
     cols = cols.reshape(batch, c_in, kh, kw, length)
-    flat = (np.zeros((batch, c_in, hp * wp), dtype=cols.dtype) if dest is None
-            else dest.reshape(batch, c_in, hp * wp))
     for m in range(kh):
         for n in range(kw):
             shift = m * wp + n
-            flat[:, :, shift:shift + length] += cols[:, :, m, n]
-    return flat.reshape(padded_shape)
+            dest[:, :, shift:shift + length] += cols[:, :, m, n]
+    return dest
 
 
 def _from_wide(y: np.ndarray, padded_width: int, out: tuple[int, int]) -> np.ndarray:
@@ -329,65 +346,66 @@ class Conv2d(Function):
     """
 
     @staticmethod
-    def _columns(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_size: tuple[int, int],
-                 buffer: np.ndarray) -> np.ndarray:
+    def _columns(xs: np.ndarray, wp: int, kernel: tuple[int, int], stride: tuple[int, int],
+                 out_size: tuple[int, int], buffer: np.ndarray) -> np.ndarray:
         if stride == (1, 1):
-            return _im2col_shifted(xp, kernel, out_size, buffer)
-        return im2col(xp, kernel, stride, out_size, buffer)
-
-    @staticmethod
-    def _length(padded_width: int, stride: tuple[int, int], out_size: tuple[int, int]) -> int:
-        """Columns per image: the wide grid for stride 1, else Ho·Wo."""
-        return _wide_length(padded_width, out_size) if stride == (1, 1) else out_size[0] * out_size[1]
+            return _im2col_shifted(xs, wp, kernel, out_size, buffer)
+        return im2col(xs, kernel, stride, out_size, buffer)
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, *,
                 stride: tuple[int, int], padding: tuple[int, int], out_size: tuple[int, int]) -> np.ndarray:
         batch = x.shape[0]
         c_out, _, kh, kw = weight.shape
-        xp = _pad(x, padding)
-        length = Conv2d._length(xp.shape[3], stride, out_size)
+        if stride == (1, 1):
+            xs, wp = _pad_flat(x, kw, padding)                        # flat padded images (N, C, F)
+            length = _wide_length(wp, out_size)
+        else:
+            xs = _pad(x, padding)                                     # padded images (N, C, Hp, Wp)
+            wp, length = xs.shape[3], out_size[0] * out_size[1]
         rows = weight[0].size                                         # C·k·k
         w2 = weight.reshape(c_out, rows)                              # (C_out, C·k·k)
-        dtype = np.result_type(xp, weight)
+        dtype = np.result_type(xs, weight)
         y = np.empty((batch, c_out, *out_size), dtype=dtype)
         for part in _chunks(batch, rows * length * dtype.itemsize):
             n = part.stop - part.start
-            cols = Conv2d._columns(xp[part], (kh, kw), stride, out_size, _scratch("cols", (n, rows, length), dtype))
+            cols = Conv2d._columns(xs[part], wp, (kh, kw), stride, out_size, _scratch("cols", (n, rows, length), dtype))
             yc = np.matmul(w2, cols, out=_scratch("y", (n, c_out, length), dtype))  # (n, C_out, L): GEMM per image
             if bias is not None:
                 yc += bias.reshape(1, c_out, 1)
-            y[part] = _from_wide(yc, xp.shape[3], out_size) if stride == (1, 1) else yc.reshape(n, c_out, *out_size)
-        ctx.save(xp, weight, bias is not None, stride, padding, out_size)
+            y[part] = _from_wide(yc, wp, out_size) if stride == (1, 1) else yc.reshape(n, c_out, *out_size)
+        ctx.save(xs, wp, x.shape, weight, bias is not None, stride, padding, out_size)
         return y
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray) -> tuple:
-        xp, weight, has_bias, stride, padding, out_size = ctx.saved
+        xs, wp, x_shape, weight, has_bias, stride, padding, out_size = ctx.saved
         c_out, _, kh, kw = weight.shape
-        batch = xp.shape[0]
-        length, rows = Conv2d._length(xp.shape[3], stride, out_size), weight[0].size
+        batch, rows = x_shape[0], weight[0].size
+        length = _wide_length(wp, out_size) if stride == (1, 1) else out_size[0] * out_size[1]
         w2 = weight.reshape(c_out, rows)
         dtype = np.result_type(g, weight)
         gw = np.zeros((c_out, rows), dtype=dtype) if ctx.needs_grad[1] else None
-        gxp = np.zeros(xp.shape, dtype=dtype) if ctx.needs_grad[0] else None
+        gxs = np.zeros(xs.shape, dtype=dtype) if ctx.needs_grad[0] else None
         for part in _chunks(batch, rows * length * dtype.itemsize):
             n = part.stop - part.start
             if stride == (1, 1):
-                g2 = _to_wide(g[part], xp.shape[3])                   # (n, C_out, L)
+                g2 = _to_wide(g[part], wp)                            # (n, C_out, L)
             else:
                 g2 = np.ascontiguousarray(g[part]).reshape(n, c_out, length)
-            cols = Conv2d._columns(xp[part], (kh, kw), stride, out_size, _scratch("cols", (n, rows, length), dtype))
+            cols = Conv2d._columns(xs[part], wp, (kh, kw), stride, out_size, _scratch("cols", (n, rows, length), dtype))
             if gw is not None:
                 per_image = np.matmul(g2, cols.transpose(0, 2, 1), out=_scratch("gw", (n, c_out, rows), dtype))
                 gw += per_image.sum(axis=0)
-            if gxp is not None:
+            if gxs is not None:
                 gcols = np.matmul(w2.T, g2, out=_scratch("gcols", (n, rows, length), dtype))
                 if stride == (1, 1):
-                    _col2im_shifted(gcols, (n, *xp.shape[1:]), (kh, kw), out_size, gxp[part])
+                    _col2im_shifted(gcols, gxs[part], wp, (kh, kw), out_size)
                 else:
-                    col2im(gcols, (n, *xp.shape[1:]), (kh, kw), stride, out_size, gxp[part])
-        gx = _unpad(gxp, padding) if gxp is not None else None
+                    col2im(gcols, (n, *xs.shape[1:]), (kh, kw), stride, out_size, gxs[part])
+        gx = None
+        if gxs is not None:
+            gx = _flat_pixels(gxs, x_shape[2:], padding, wp) if stride == (1, 1) else _unpad(gxs, padding)
         gb = g.reshape(batch, c_out, -1).sum(axis=2).sum(axis=0) if has_bias and ctx.needs_grad[2] else None
         return gx, None if gw is None else gw.reshape(weight.shape), gb
 
