@@ -1,0 +1,74 @@
+"""Layer normalization (§3.5), fused with a hand-written backward.
+
+    y = (x − μ) / √(σ² + ε) · γ + β,   μ, σ² over the last axis         (eq-layernorm)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlbook._checks import array_of, check_float
+from dlbook.autograd import Context, Function, Tensor
+
+
+class LayerNorm(Function):
+    """x̂ = (x − μ)·r with r = 1/√(σ²+ε);  y = x̂ γ + β.
+
+    dγ = Σ g x̂,  dβ = Σ g  (over all leading axes);  with ĝ = g γ:
+    dx = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂))   (means over the last axis).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float) -> np.ndarray:
+        mu = x.mean(axis=-1, keepdims=True)
+        xc = x - mu
+        var = np.einsum("...i,...i->...", xc, xc)[..., None] * (1.0 / x.shape[-1])
+        r = 1.0 / np.sqrt(var + eps)
+        xhat = xc
+        xhat *= r
+        ctx.save(xhat, r, w, b is not None)
+        if w is None:
+            return xhat.copy() if b is None else xhat + b
+        y = xhat * w
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray) -> tuple:
+        xhat, r, w, has_b = ctx.saved
+        d = xhat.shape[-1]
+        g2, x2 = g.reshape(-1, d), xhat.reshape(-1, d)
+        gw = np.einsum("ni,ni->i", g2, x2) if w is not None and ctx.needs_grad[1] else None
+        gb = g2.sum(axis=0) if has_b and ctx.needs_grad[2] else None
+        gx = None
+        if ctx.needs_grad[0]:
+            gh = g * w if w is not None else g.copy()
+            mean_gh = gh.mean(axis=-1, keepdims=True)
+            mean_ghx = np.einsum("...i,...i->...", gh, xhat)[..., None] * (1.0 / d)
+            gh -= mean_gh
+            gh -= xhat * mean_ghx
+            gh *= r
+            gx = gh
+        return gx, gw, gb, None
+
+
+def layer_norm(x: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each vector x[..., :] to mean 0 and variance 1, then scale and shift.  Implements (eq-layernorm).
+
+    x: (..., D); weight γ and bias β: (D,) or None -> (..., D).  The variance is
+    the biased one (divide by D), as in PyTorch.
+    """
+    xa = array_of(x)
+    check_float("x", xa)
+    if xa.ndim == 0:
+        raise ValueError("layer_norm: x must have at least 1 dimension, got a scalar")
+    d = xa.shape[-1]
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and array_of(p).shape != (d,):
+            raise ValueError(f"layer_norm: {name} must have shape ({d},) like x's last axis, got {array_of(p).shape}")
+    if not eps > 0:
+        raise ValueError(f"layer_norm: eps must be positive, got {eps}")
+    return LayerNorm.apply(x, weight, bias, float(eps))

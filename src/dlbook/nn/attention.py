@@ -1,0 +1,181 @@
+"""``MultiheadAttention``: several scaled dot-product attentions side by side (§3.5, §4.5).
+
+    headᵢ = Attention(X_q W_qᵢ, X_k W_kᵢ, X_v W_vᵢ),   MHA = Concat(head₁..head_H) W_o      (eq-multihead)
+
+The H heads' projections are stacked into one ``in_proj`` (E → 3E, rows: Q, K, V,
+each head a contiguous block of d = E/H), so self-attention is one GEMM; the
+heads are then read as strided views of that one array (no copies) by a fused op
+whose backward writes the three gradients straight back into one packed array.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlbook import functional as F
+from dlbook._checks import array_of, check_float, check_nonnegative, check_positive_int
+from dlbook.autograd import Context, Function, Tensor
+from dlbook.functional.attention import (
+    attention_backward_arrays,
+    attention_forward_arrays,
+    causal_mask,
+    check_mask,
+    dropout_keep,
+)
+from dlbook.nn.linear import Linear
+from dlbook.nn.module import Module
+
+#: How the projected inputs are packed: "qkv" one (N, L, 3E) array; "q_kv" (N, L, E) and (N, S, 2E);
+#: "q_k_v" three (N, ·, E) arrays.
+_PARTS = {"qkv": (3,), "q_kv": (1, 2), "q_k_v": (1, 1, 1)}
+
+
+def _head_views(arrays: tuple[np.ndarray, ...], layout: str, heads: int) -> list[np.ndarray]:
+    """The q, k, v heads (N, H, T, d) as strided views of the packed projection arrays."""
+    views = []
+    for a, parts in zip(arrays, _PARTS[layout]):
+        n, t, w = a.shape
+        d = w // parts // heads
+        split = a.reshape(n, t, parts, heads, d)
+        views.extend(split[:, :, i].transpose(0, 2, 1, 3) for i in range(parts))
+    return views
+
+
+class MultiheadCore(Function):
+    """Split heads → (eq-attention) per head → merge heads, on packed projections, in one op."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray | None, c: np.ndarray | None, layout: str,
+                heads: int, mask: np.ndarray | None, scale: float, keep: np.ndarray | None,
+                sink: list) -> np.ndarray:
+        arrays = tuple(x for x in (a, b, c) if x is not None)
+        q, k, v = _head_views(arrays, layout, heads)
+        n, _, length, d = q.shape
+        merged = np.empty((n, length, heads, d), dtype=np.result_type(q, v))
+        _, p, pd = attention_forward_arrays(q, k, v, mask, scale, keep, out=merged.transpose(0, 2, 1, 3))
+        ctx.save(arrays, layout, heads, p, pd, keep, scale)
+        sink.append(p)
+        return merged.reshape(n, length, heads * d)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray) -> tuple:
+        arrays, layout, heads, p, pd, keep, scale = ctx.saved
+        q, k, v = _head_views(arrays, layout, heads)
+        n, length, e = g.shape
+        gh = g.reshape(n, length, heads, e // heads).transpose(0, 2, 1, 3)
+        grads = tuple(np.empty_like(x) for x in arrays)
+        outs = _head_views(grads, layout, heads)
+        attention_backward_arrays(gh, q, k, v, p, pd, keep, scale, outs=tuple(outs))
+        grads = grads + (None,) * (3 - len(grads))
+        return (*grads, None, None, None, None, None, None)
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention, batch first.  Implements (eq-multihead).
+
+    query: (N, L, E); key, value: (N, S, E) (``key=None`` → self-attention on
+    ``query``, one fused QKV GEMM).  Returns (output (N, L, E), weights (N, H, L, S)
+    as a plain array when ``need_weights`` else None).
+
+    Masks follow ``torch.nn.MultiheadAttention``: ``attn_mask`` bool (L, S),
+    (N·H, L, S) or broadcastable to (N, H, L, S), and ``key_padding_mask`` bool
+    (N, S), both with **True = not allowed** (padding / future); ``is_causal``
+    adds the causal mask.  Submodules ``in_proj`` = Linear(E, 3E) (rows Q, K, V)
+    and ``out_proj`` = Linear(E, E).  ``dropout`` drops attention weights in
+    training, drawn from ``rng``.
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True, *,
+                 rng: np.random.Generator, dtype: Any = np.float64) -> None:
+        super().__init__()
+        self.embed_dim = check_positive_int("embed_dim", embed_dim)
+        self.num_heads = check_positive_int("num_heads", num_heads)
+        if embed_dim % num_heads:
+            raise ValueError(f"embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
+        self.dropout = check_nonnegative("dropout", dropout)
+        if self.dropout >= 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+        self.head_dim = embed_dim // num_heads
+        self.rng = rng
+        self.in_proj = Linear(embed_dim, 3 * embed_dim, bias=bias, rng=rng, init="xavier", dtype=dtype)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, rng=rng, dtype=dtype)
+        if bias:  # PyTorch starts both biases at zero
+            self.in_proj.bias.data[...] = 0
+            self.out_proj.bias.data[...] = 0
+
+    def _allowed(self, n: int, length: int, s: int, attn_mask: Any, key_padding_mask: Any,
+                 is_causal: bool) -> np.ndarray | None:
+        """One bool mask broadcastable to (N, H, L, S), True = may attend."""
+        h = self.num_heads
+        allowed = None
+        if attn_mask is not None:
+            m = np.asarray(array_of(attn_mask))
+            if m.ndim == 3:
+                if m.shape != (n * h, length, s):
+                    raise ValueError(f"attn_mask must have shape (L, S)=({length}, {s}), "
+                                     f"(N*H, L, S)=({n * h}, {length}, {s}) or broadcast to (N, H, L, S), "
+                                     f"got {m.shape}")
+                m = m.reshape(n, h, length, s)
+            elif m.ndim not in (2, 4):
+                raise ValueError(f"attn_mask must have shape (L, S)=({length}, {s}) or (N, H, L, S), got {m.shape}")
+            allowed = ~check_mask("attn_mask", m, (n, h, length, s))
+        if key_padding_mask is not None:
+            kp = np.asarray(array_of(key_padding_mask))
+            if kp.shape != (n, s):
+                raise ValueError(f"key_padding_mask must have shape (N, S)=({n}, {s}), got {kp.shape}")
+            kp = ~check_mask("key_padding_mask", kp, (n, s))[:, None, None, :]
+            allowed = kp if allowed is None else (allowed & kp)
+        if is_causal:
+            c = causal_mask(length, s)
+            allowed = c if allowed is None else (allowed & c)
+        return allowed
+
+    def forward(self, query: Tensor, key: Tensor | None = None, value: Tensor | None = None, *,
+                attn_mask: Any = None, key_padding_mask: Any = None, is_causal: bool = False,
+                need_weights: bool = False) -> tuple[Tensor, np.ndarray | None]:
+        e = self.embed_dim
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            if x is None:
+                continue
+            check_float(name, x)
+            if x.ndim != 3 or x.shape[-1] != e:
+                raise ValueError(f"MultiheadAttention: {name} must be (N, length, embed_dim={e}), got shape {x.shape}")
+        if key is None and value is not None:
+            raise ValueError("MultiheadAttention: value given without key")
+        key = query if key is None else key
+        value = key if value is None else value
+        n, length = query.shape[:2]
+        if key.shape[0] != n or value.shape[:2] != key.shape[:2]:
+            raise ValueError(f"MultiheadAttention: batch and source lengths must agree, got query {query.shape}, "
+                             f"key {key.shape}, value {value.shape}")
+        s = key.shape[1]
+        mask = self._allowed(n, length, s, attn_mask, key_padding_mask, is_causal)
+        keep = None
+        if self.training and self.dropout > 0:
+            keep = dropout_keep((n, self.num_heads, length, s), self.dropout, self.rng, query.dtype)
+
+        if key is query and value is query:  # self-attention: one GEMM for Q, K and V
+            inputs: tuple = (self.in_proj(query), None, None)
+            layout = "qkv"
+        else:  # cross-attention: the Q rows and the K, V rows of in_proj applied separately
+            w, b = self.in_proj.weight, self.in_proj.bias
+
+            def rows(lo: int, hi: int, x: Tensor) -> Tensor:
+                return F.linear(x, F.getitem(w, slice(lo, hi)), None if b is None else F.getitem(b, slice(lo, hi)))
+
+            q = rows(0, e, query)
+            if value is key:
+                inputs, layout = (q, rows(e, 3 * e, key), None), "q_kv"
+            else:
+                inputs, layout = (q, rows(e, 2 * e, key), rows(2 * e, 3 * e, value)), "q_k_v"
+        sink: list = []
+        merged = MultiheadCore.apply(*inputs, layout=layout, heads=self.num_heads, mask=mask,
+                                     scale=1.0 / float(np.sqrt(self.head_dim)), keep=keep, sink=sink)
+        return self.out_proj(merged), (sink[0] if need_weights else None)
+
+    def extra_repr(self) -> str:
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
