@@ -121,7 +121,10 @@ class GPT(nn.Module):
         return self.head(h) if self.head is not None else F.linear(h, self.tok_emb.weight)
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> Tensor:
-        """Mean next-token cross-entropy (nats per token) of windows x -> targets y, both (N, L)."""
+        """Mean next-token cross-entropy (nats per token) of windows x -> targets y, both (N, L).
+
+        Implements (eq-lm-loss): −(1/T) Σₜ log p(x_{t+1} | x_{≤t}), averaged over the batch too.
+        """
         return F.cross_entropy(self(x), y)
 
     # ---- looking inside -------------------------------------------------------
@@ -157,10 +160,10 @@ class GPT(nn.Module):
         must fit in it.
         """
         idx = np.asarray(prompt)
-        check_integer("prompt", idx)
-        idx = idx.astype(np.int64).reshape(-1)
         if idx.size == 0:
             raise ValueError("prompt is empty: give at least one token to continue from")
+        check_integer("prompt", idx)
+        idx = idx.astype(np.int64).reshape(-1)
         if idx.size > self.config.context:
             raise ValueError(f"prompt is {idx.size} tokens long, longer than the model's context "
                              f"({self.config.context})")
@@ -179,6 +182,26 @@ class GPT(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.to_dict().items())
+
+
+# ---- compute ----------------------------------------------------------------------
+def matmul_parameters(config: GPTConfig) -> int:
+    """N of (eq-training-flops): parameters used in a matrix product at every token — the blocks and the
+    output layer (V·d, tied or not), not the position table, which is only looked up."""
+    d, f = config.d_model, config.d_ff
+    block = (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d   # attention, MLP, 2 LayerNorms
+    return config.n_layers * block + 2 * d + config.vocab_size * d
+
+
+def training_flops(config: GPTConfig, tokens: int, attention: bool = True) -> float:
+    """C ≈ 6·N·D FLOPs to train on ``tokens`` tokens.  Implements (eq-training-flops).
+
+    With ``attention`` the products QKᵀ and AV add 6·n_layers·context·d per token (as Kaplan et al. count them).
+    """
+    per_token = 6 * matmul_parameters(config)
+    if attention:
+        per_token += 6 * config.n_layers * config.context * config.d_model
+    return float(per_token) * tokens
 
 
 # ---- checkpoints ---------------------------------------------------------------

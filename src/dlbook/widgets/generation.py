@@ -1,0 +1,107 @@
+"""Generation explorer (§5.2): prompt, temperature, top-k -> a continuation, each token with its probability.
+
+:func:`compute_generation` samples a continuation from a GPT with
+:meth:`dlbook.models.gpt.GPT.generate` (temperature and top-k through
+``dlbook.sampling``) and returns the tokens with the probability each had
+when it was drawn; :func:`draw_generation` shows them as a row of bars, one
+per generated token, the token written under its bar (coloured by
+probability).  The same seed gives the same continuation for every setting,
+so moving a slider changes only what the setting changes.
+
+``mode="static"``: a few prompts × temperatures × top-k precomputed;
+``mode="live"``: a Text box for any prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+from dlbook.widgets.base import Explorer
+
+STATIC_TEMPERATURES = (0.5, 1.0, 1.5)
+STATIC_TOP_K = (5, 50, 0)            # 0 = no top-k cut
+STATIC_PROMPTS = ("中国", "经济", "今天")
+
+
+def cjk_font() -> str:
+    """The name of an installed Noto Sans CJK font (for Chinese labels), or "" when there is none."""
+    from matplotlib import font_manager
+
+    names = sorted({f.name for f in font_manager.fontManager.ttflist if f.name.startswith("Noto Sans CJK")})
+    for preferred in ("Noto Sans CJK SC", "Noto Sans CJK JP"):
+        if preferred in names:
+            return preferred
+    return names[0] if names else ""
+
+
+def use_cjk_font() -> str:
+    """Put a CJK font first in matplotlib's sans-serif list so Chinese text renders; returns its name."""
+    name = cjk_font()
+    if name:
+        matplotlib.rcParams["font.sans-serif"] = [name, *[f for f in matplotlib.rcParams["font.sans-serif"]
+                                                            if f != name]]
+        matplotlib.rcParams["font.family"] = "sans-serif"
+        matplotlib.rcParams["axes.unicode_minus"] = False
+    return name
+
+
+def compute_generation(model: Any, tokenizer: Any, prompt: str, temperature: float = 1.0, top_k: int = 0,
+                       max_new_tokens: int = 20, seed: int = 0) -> dict[str, Any]:
+    """Sample a continuation of ``prompt``: {"prompt", "tokens" (list of str), "probs" (T,), "text"}.
+
+    ``top_k=0`` means no top-k cut.  Raises ValueError for an empty prompt or
+    one longer than the model's context.
+    """
+    if not isinstance(prompt, str) or not prompt:
+        raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
+    ids = tokenizer.encode(prompt)
+    new, probs = model.generate(ids, max_new_tokens, rng=np.random.default_rng(seed), temperature=temperature,
+                                top_k=top_k or None)
+    tokens = [tokenizer.decode([int(i)]) for i in new]
+    return {"prompt": prompt, "tokens": tokens, "probs": probs, "text": "".join(tokens)}
+
+
+def draw_generation(result: dict[str, Any], title: str = "") -> Any:
+    """One bar per generated token (height = its probability), the token under it, the prompt in the title."""
+    import matplotlib.pyplot as plt
+
+    use_cjk_font()
+    tokens, probs = result["tokens"], np.asarray(result["probs"])
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * len(tokens) + 1.5), 2.6))
+    colours = plt.get_cmap("viridis")(probs)
+    x = np.arange(len(tokens))
+    ax.bar(x, probs, color=colours, width=0.85)
+    ax.set_xticks(x, [t.replace("\n", "⏎") for t in tokens], fontsize=11)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("p(token)")
+    ax.set_title(title or f"「{result['prompt']}」→ {result['text'].replace(chr(10), '⏎')}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def make_generation_explorer(model: Any, tokenizer: Any, mode: str = "static", max_new_tokens: int = 20,
+                             seed: int = 0, prompts: tuple[str, ...] = STATIC_PROMPTS) -> Explorer:
+    """The generation widget: prompt, temperature and top-k controls over a continuation's token probabilities."""
+    import ipywidgets as W
+
+    def draw(prompt: str, temperature: float, top_k: int) -> Any:
+        try:
+            res = compute_generation(model, tokenizer, prompt, temperature, top_k, max_new_tokens, seed)
+        except ValueError as error:               # live mode: an empty or too long prompt
+            res = {"prompt": prompt, "tokens": [], "probs": np.zeros(0), "text": ""}
+            return draw_generation(res, title=str(error))
+        return draw_generation(res, title=f"T={temperature:g}, top-k={top_k or 'off'}: 「{prompt}」→ "
+                                          + res["text"].replace("\n", "⏎"))
+
+    prompt_control = (W.Dropdown(options=list(prompts), value=prompts[0], description="prompt") if mode == "static"
+                      else W.Text(value=prompts[0], description="prompt", continuous_update=False))
+    controls = {
+        "prompt": prompt_control,
+        "temperature": W.FloatSlider(value=1.0, min=0.1, max=2.0, step=0.1, description="temperature"),
+        "top_k": W.IntSlider(value=0, min=0, max=100, step=5, description="top-k (0 = off)"),
+    }
+    grid = {"prompt": list(prompts), "temperature": list(STATIC_TEMPERATURES), "top_k": list(STATIC_TOP_K)}
+    return Explorer(draw, controls, grid, mode=mode, title="Sampling from the pretrained GPT")
