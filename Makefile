@@ -13,7 +13,7 @@ export MPLBACKEND := Agg
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb))
 NBVAL := -p nbval --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env -p no:cacheprovider
 
-.PHONY: book test unit notebooks build-strict lab run vendor lint bench clean
+.PHONY: book test unit notebooks build-strict lab run vendor lint bench clean serve
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -36,7 +36,7 @@ lint:
 	$(VENV)/bin/ruff check --output-format concise src tests bench scripts
 
 unit:
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --ignore=tests/browser
 
 notebooks:
 	$(PY) -m pytest $(NBVAL) -q $(NOTEBOOKS)
@@ -50,6 +50,10 @@ browser:
 ## make run NB=chapters/x.ipynb: execute one notebook in place, storing its outputs
 run: $(VENV)/.installed
 	$(PY) scripts/run_notebook.py $(NB)
+
+## make serve [PREFIX=/dlbook/]: the built book on http://127.0.0.1:8000/ (under PREFIX, as GitHub Pages serves it)
+serve:
+	$(PY) scripts/serve_book.py --prefix "$(or $(PREFIX),/)"
 
 ## make lab: work through the notebooks in JupyterLab
 lab: $(VENV)/.installed

@@ -1,0 +1,256 @@
+"""Helpers for the browser tests: build and serve the site, load a page, report what the reader sees.
+
+The site is ``_build/html`` (or ``$DLBOOK_SITE``, a ``…/_build/html`` folder); it is
+(re)built with ``scripts/build_book.py`` when it is missing or older than its sources.
+Each table-of-contents page is loaded once per session; what the browser requested
+and what the reader sees is collected in a :class:`PageReport` that the tests read.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socketserver
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+pytest.importorskip("playwright")
+from playwright.sync_api import Browser, Locator, Page  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = Path(os.environ.get("DLBOOK_SITE", ROOT / "_build" / "html")).resolve()
+SCREENSHOTS = SITE.parent / "screenshots"
+CHROMIUM = os.environ.get("DLBOOK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+VIEWPORT = {"width": 1280, "height": 900}
+SOURCES = ["_toc.yml", "_config.yml", "intro.md", "chapters", "scripts/build_book.py", "_vendor/.versions"]
+STATE_SCRIPT = re.compile(
+    r'<script type="application/vnd.jupyter.widget-state\+json">\s*(.*?)\s*</script>', re.S)
+
+
+# ---- the site --------------------------------------------------------------------------------
+def toc_pages() -> list[str]:
+    """Every page the table of contents lists, as site paths (``chapters/3-1-x.html``), root first."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            for key in ("parts", "chapters", "sections"):
+                walk(entry.get(key, []))
+
+    walk(toc.get("parts", []) + toc.get("chapters", []))
+    return [str(Path(p).with_suffix("")) + ".html" for p in pages]
+
+
+def _newest_source() -> float:
+    times = []
+    for name in SOURCES:
+        path = ROOT / name
+        files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path] if path.exists() else []
+        times += [f.stat().st_mtime for f in files if ".ipynb_checkpoints" not in f.parts]
+    return max(times, default=0.0)
+
+
+def ensure_built() -> None:
+    """Build the site with scripts/build_book.py unless it is newer than every source."""
+    stamp = SITE / ".dlbook-built"
+    if stamp.exists() and stamp.stat().st_mtime >= _newest_source():
+        return
+    if SITE.parts[-2:] != ("_build", "html"):
+        pytest.fail(f"DLBOOK_SITE must be a …/_build/html folder, got {SITE}")
+    cmd = [sys.executable, str(ROOT / "scripts" / "build_book.py")]
+    if SITE != (ROOT / "_build" / "html").resolve():
+        cmd += ["--out", str(SITE.parent.parent)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0 or not stamp.exists():
+        pytest.fail(f"book build failed ({' '.join(cmd)}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _serve_book_module():
+    spec = importlib.util.spec_from_file_location("serve_book", ROOT / "scripts" / "serve_book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.cache
+def _server_for(directory: str, prefix: str) -> str:
+    handler = type("Handler", (_serve_book_module().PrefixHandler,),
+                   {"prefix": prefix, "log_message": _QuietHandler.log_message})
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), functools.partial(handler, directory=directory))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+
+
+def serve(directory: Path, prefix: str = "/") -> str:
+    """Serve ``directory`` on 127.0.0.1 at a free port under the URL path ``prefix`` (scripts/serve_book.py's
+    handler, one thread per folder and prefix, for the session); returns its base URL."""
+    return _server_for(str(directory), prefix)
+
+
+# ---- what a page requested and shows ----------------------------------------------------------
+@dataclass
+class PageReport:
+    path: str
+    failed: list[str] = field(default_factory=list)  # "url: reason" for failed requests and HTTP >= 400
+    external: list[str] = field(default_factory=list)  # requests to anything but 127.0.0.1 (blocked)
+    math: dict[str, Any] = field(default_factory=dict)
+    mermaid: dict[str, int] = field(default_factory=dict)
+    widgets: list[dict[str, Any]] = field(default_factory=list)
+    image_views: set[str] = field(default_factory=set)  # displayed widgets whose state holds an Image
+    screenshot: Path | None = None
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("blob", "data", "about") or parts.hostname == "127.0.0.1"
+
+
+def open_page(browser: Browser, url: str) -> tuple[Page, list[str], list[str]]:
+    """A new page at ``url`` whose failed and non-local requests are recorded (non-local ones blocked)."""
+    page = browser.new_page(viewport=VIEWPORT)
+    failed: list[str] = []
+    external: list[str] = []
+
+    def route(r: Any) -> None:
+        if is_local(r.request.url):
+            r.continue_()
+        else:
+            external.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("requestfailed", lambda r: is_local(r.url) and failed.append(f"{r.url}: {r.failure}"))
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.url}: HTTP {r.status}"))
+    page.goto(url, wait_until="load")
+    return page, failed, external
+
+
+WAIT_WIDGETS = """() => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')]
+  .every(s => { const el = s.previousElementSibling;
+    return el && el.classList.contains('widget-subarea') && el.children.length > 0
+      && [...el.querySelectorAll('img')].every(i => i.complete); })"""
+WAIT_MERMAID = "() => [...document.querySelectorAll('.mermaid')].every(m => m.querySelector('svg'))"
+REPORT = r"""() => {
+  const skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .cell_input';
+  const root = document.querySelector('main') || document.body;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const raw = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement.closest(skip)) continue;
+    const t = n.textContent;
+    if (t.includes('$$') || t.includes('\\(') || t.includes('\\[')) raw.push(t.trim().slice(0, 80));
+  }
+  const maths = [...document.querySelectorAll('.math')];
+  const mermaids = [...document.querySelectorAll('.mermaid')];
+  const views = [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')].map(s => {
+    const el = s.previousElementSibling;
+    const rendered = !!(el && el.classList.contains('widget-subarea') && el.children.length > 0);
+    const imgs = rendered ? [...el.querySelectorAll('img')].map(i => ({
+      width: i.naturalWidth, visible: i.getBoundingClientRect().width > 0 })) : [];
+    return { id: JSON.parse(s.textContent).model_id, rendered, imgs };
+  });
+  return {
+    math: { elements: maths.length, containers: document.querySelectorAll('mjx-container').length,
+            untypeset: maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80)),
+            raw },
+    mermaid: { diagrams: mermaids.length, svg: mermaids.filter(m => m.querySelector('svg')).length },
+    views };
+}"""
+
+
+VIEW_SCRIPT = 'script[type="application/vnd.jupyter.widget-view+json"]'
+MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
+
+
+def widget_state(html: str) -> dict[str, Any]:
+    """The widget state a built page embeds (model id → model)."""
+    found = STATE_SCRIPT.search(html)
+    return json.loads(found.group(1)).get("state", {}) if found else {}
+
+
+def views_holding(state: dict[str, Any], html: str, *model_names: str) -> list[str]:
+    """The displayed widgets (in page order) whose model tree holds every one of ``model_names``."""
+    refs = {mid: set(MODEL_REF.findall(json.dumps(m.get("state", {})))) for mid, m in state.items()}
+    out = []
+    for view in re.findall(r'widget-view\+json">\s*\{"model_id": "([0-9a-f]{32})"', html):
+        seen, todo = set(), [view]
+        while todo:
+            mid = todo.pop()
+            if mid in state and mid not in seen:
+                seen.add(mid)
+                todo.extend(refs[mid])
+        if all(any(state[m]["model_name"] == name for m in seen) for name in model_names):
+            out.append(view)
+    return out
+
+
+# ---- does moving a slider change the figure? ------------------------------------------------------
+@dataclass
+class SliderCheck:
+    slider_moved: bool
+    figure_changed: bool
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.slider_moved and self.figure_changed
+
+
+def _visible_figure(widget: Locator) -> Locator:
+    return widget.locator("img").filter(visible=True).first
+
+
+def view_of(page: Page, model_id: str) -> Locator:
+    """The rendered view of the displayed widget ``model_id`` (the html-manager puts it just before its script)."""
+    find = (f"[...document.querySelectorAll('{VIEW_SCRIPT}')].find(s => s.textContent.includes('{model_id}'))"
+            ".previousElementSibling")
+    page.wait_for_function(f"() => {{ const v = {find}; return v && v.classList.contains('widget-subarea'); }}",
+                           timeout=15_000)
+    page.evaluate(f"() => {find}.setAttribute('data-view', '{model_id}')")
+    return page.locator(f'[data-view="{model_id}"]')
+
+
+def slider_changes_figure(page: Page, widget: Locator) -> SliderCheck:
+    """Press → on the first slider handle in ``widget``, as a reader would; did the shown figure change?
+
+    Compares the slider's readout, the visible image's source (each frame is its own
+    blob) and a screenshot of the image before and after.
+    """
+    widget.scroll_into_view_if_needed()
+    handle = widget.locator(".noUi-handle").first
+    readout = widget.locator(".widget-readout").first
+    figure = _visible_figure(widget)
+    before = (readout.inner_text(), figure.get_attribute("src"), figure.screenshot())
+    handle.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(400)
+    figure = _visible_figure(widget)
+    after = (readout.inner_text(), figure.get_attribute("src"), figure.screenshot())
+    moved = before[0] != after[0]
+    changed = before[1] != after[1] and before[2] != after[2]
+    return SliderCheck(moved, changed, f"readout {before[0]!r} → {after[0]!r}; image "
+                       f"{'changed' if changed else 'unchanged'} ({'new' if before[1] != after[1] else 'same'} src)")

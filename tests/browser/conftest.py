@@ -1,0 +1,82 @@
+"""Browser tests of the built book: the site served on 127.0.0.1, read by Debian's chromium through Playwright.
+
+Fixtures: ``site`` (the built book's base URL), ``browser`` (chromium), ``load_page(path)``
+(a :class:`bookbrowser.PageReport`, one load per page per session).  Helpers live in
+``bookbrowser.py``; set ``DLBOOK_SITE`` to test a site built elsewhere (a ``…/_build/html``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright")
+from bookbrowser import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPORT,
+    SCREENSHOTS,
+    SITE,
+    WAIT_MERMAID,
+    WAIT_WIDGETS,
+    PageReport,
+    ensure_built,
+    open_page,
+    serve,
+    views_holding,
+    widget_state,
+)
+from playwright.sync_api import Browser, sync_playwright  # noqa: E402
+
+_reports: dict[str, PageReport] = {}
+
+
+@pytest.fixture(scope="session")
+def site() -> str:
+    """The built book, served on 127.0.0.1: its base URL."""
+    ensure_built()
+    return serve(SITE)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (never `playwright install`)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def load_page(site: str, browser: Browser):
+    """``load_page(path)``: the :class:`PageReport` of one site page (loaded once per session)."""
+
+    def load(path: str) -> PageReport:
+        if path in _reports:
+            return _reports[path]
+        report = PageReport(path)
+        page, report.failed, report.external = open_page(browser, site + path)
+        try:
+            page.evaluate("async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
+            for condition in (WAIT_MERMAID, WAIT_WIDGETS):
+                try:
+                    page.wait_for_function(condition, timeout=15_000)
+                except Exception:  # noqa: BLE001 - the report below says what did not render
+                    pass
+            seen = page.evaluate(REPORT)
+            report.math, report.mermaid, report.widgets = seen["math"], seen["mermaid"], seen["views"]
+            html = (SITE / path).read_text()
+            report.image_views = set(views_holding(widget_state(html), html, "ImageModel"))
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            report.screenshot = SCREENSHOTS / (Path(path).stem + ".png")
+            page.evaluate("() => window.scrollTo(0, 0)")
+            page.screenshot(path=str(report.screenshot))
+        finally:
+            page.close()
+        _reports[path] = report
+        return report
+
+    return load

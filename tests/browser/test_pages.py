@@ -1,0 +1,42 @@
+"""Every page in the table of contents, as a reader's browser shows it (served on 127.0.0.1, no network)."""
+
+from __future__ import annotations
+
+import pytest
+from bookbrowser import toc_pages
+
+PAGES = toc_pages()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_everything_from_the_site_itself(load_page, path: str) -> None:
+    report = load_page(path)
+    assert not report.external, f"{path} requested outside 127.0.0.1 (blocked): {report.external}"
+    assert not report.failed, f"{path} has failed requests: {report.failed}"
+    assert report.screenshot is not None and report.screenshot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_math_is_typeset(load_page, path: str) -> None:
+    math = load_page(path).math
+    assert not math["untypeset"], f"{path}: math left as TeX by MathJax: {math['untypeset'][:5]}"
+    assert not math["raw"], f"{path}: TeX delimiters in the text that were never parsed as math: {math['raw'][:5]}"
+    assert math["containers"] >= math["elements"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_mermaid_diagrams_are_drawn(load_page, path: str) -> None:
+    mermaid = load_page(path).mermaid
+    assert mermaid["svg"] == mermaid["diagrams"], f"{path}: {mermaid['diagrams'] - mermaid['svg']} diagram(s) not drawn"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_stored_widgets_render_with_their_figures(load_page, path: str) -> None:
+    report = load_page(path)
+    not_rendered = [v["id"] for v in report.widgets if not v["rendered"]]
+    assert not not_rendered, f"{path}: widgets not rendered: {not_rendered}"
+    broken = [v["id"] for v in report.widgets if any(i["width"] == 0 for i in v["imgs"])]
+    assert not broken, f"{path}: widget images that did not load: {broken}"
+    without_figure = [v["id"] for v in report.widgets
+                      if v["id"] in report.image_views and not any(i["visible"] and i["width"] for i in v["imgs"])]
+    assert not without_figure, f"{path}: widgets showing no figure: {without_figure}"

@@ -1,0 +1,166 @@
+"""The whole site: internal links and images, search, launch and download buttons, sliders that move figures."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+from bookbrowser import (
+    ROOT,
+    SITE,
+    open_page,
+    serve,
+    slider_changes_figure,
+    toc_pages,
+    view_of,
+    views_holding,
+    widget_state,
+)
+
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("id", "name") and value:
+                self.ids.add(value)
+            if value and (name == "src" or (name == "href" and tag in ("a", "link", "area"))):
+                self.refs.append((tag, value))
+
+
+def _parse(path: Path) -> _Refs:
+    parser = _Refs()
+    parser.feed(path.read_text(errors="replace"))
+    return parser
+
+
+def broken_links(site: Path) -> list[str]:
+    """Every local href/src in every HTML page of ``site`` that names a missing file or anchor.
+
+    ``_static/`` is skipped: the themes copy Jinja templates (``webpack-macros.html``) there, not pages.
+    """
+    pages = {p: _parse(p) for p in site.rglob("*.html") if "_static" not in p.relative_to(site).parts}
+    broken = []
+    for page, parsed in pages.items():
+        for tag, ref in parsed.refs:
+            parts = urlsplit(ref)
+            if parts.scheme or ref.startswith("//"):
+                continue  # external (launch buttons, repository): not fetched by the book
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            where = f"{page.relative_to(site)}: <{tag}> {ref}"
+            if not target.is_file():
+                broken.append(f"{where} (no file)")
+            elif parts.fragment and target.suffix == ".html":
+                ids = pages[target].ids if target in pages else _parse(target).ids
+                if unquote(parts.fragment) not in ids:
+                    broken.append(f"{where} (no anchor)")
+    return broken
+
+
+def test_no_broken_internal_link_or_missing_image(site: str) -> None:
+    broken = broken_links(SITE)
+    assert not broken, f"{len(broken)} broken: " + "\n".join(broken[:40])
+
+
+def test_link_checker_finds_a_broken_link(tmp_path: Path) -> None:
+    (tmp_path / "a.html").write_text('<a href="b.html#here">b</a><a href="b.html#gone">x</a><img src="missing.png">'
+                                     '<a href="https://example.org/">out</a><a href="#top" id="top">top</a>')
+    (tmp_path / "b.html").write_text('<h1 id="here">b</h1>')
+    assert sorted(broken_links(tmp_path)) == ['a.html: <a> b.html#gone (no anchor)',
+                                              'a.html: <img> missing.png (no file)']
+
+
+def _chapters() -> list[str]:
+    return [p for p in toc_pages()[1:] if (ROOT / p).with_suffix(".ipynb").exists()]
+
+
+def test_search_finds_a_term_from_a_chapter(site: str, browser) -> None:
+    chapter = _chapters()[0] if _chapters() else toc_pages()[0]
+    title = html.unescape(re.search(r"<title>(.*?)</title>", (SITE / chapter).read_text(), re.S).group(1))
+    title = title.split(" — ")[0]
+    term = max(re.findall(r"[A-Za-z]{5,}", title), key=len)
+    page, failed, external = open_page(browser, f"{site}search.html?q={term}")
+    try:
+        results = page.locator("#search-results ul.search li a")
+        results.first.wait_for(timeout=15_000)
+        hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    finally:
+        page.close()
+    assert any(h.split("?")[0].split("#")[0].endswith(chapter) for h in hrefs), (term, chapter, hrefs)
+    assert not failed and not external
+
+
+def test_launch_and_download_buttons_point_at_the_repository() -> None:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = urlsplit(config["repository"]["url"]).path.strip("/")
+    branch = config["repository"]["branch"]
+    assert repo.count("/") == 1, repo
+    assert config["repository"]["url"] in (ROOT / "README.md").read_text()
+    chapters = _chapters()
+    assert chapters, "no notebook chapter in the table of contents"
+    for chapter in chapters:
+        html = (SITE / chapter).read_text()
+        nb = str(Path(chapter).with_suffix(".ipynb"))
+        assert f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{nb}" in html, chapter
+        assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/{nb}" in html, chapter
+        assert f'href="https://github.com/{repo}"' in html, chapter
+        download = f"_sources/{nb}"
+        assert download in html and (SITE / download).is_file(), chapter
+
+
+def _explorer_pages() -> list[tuple[str, str]]:
+    """(page, model id) of the first slider-driven figure on each TOC page that has one."""
+    found = []
+    for path in toc_pages():
+        file = SITE / path
+        if file.exists():
+            html = file.read_text()
+            views = views_holding(widget_state(html), html, "SelectionSliderModel", "StackModel", "ImageModel")
+            found += [(path, views[0])] if views else []
+    return found
+
+
+def test_moving_a_slider_changes_the_figure_on_every_explorer_page(site: str, browser) -> None:
+    pages = _explorer_pages()
+    if not pages:
+        pytest.skip("no table-of-contents page has a static explorer yet (test_fixture_* cover the mechanism)")
+    failures = []
+    for path, model_id in pages:
+        page, _, _ = open_page(browser, site + path)
+        try:
+            widget = view_of(page, model_id)
+            widget.locator("img").first.wait_for(timeout=15_000)
+            check = slider_changes_figure(page, widget)
+        finally:
+            page.close()
+        if not check.ok:
+            failures.append(f"{path}: {check.detail}")
+    assert not failures, failures
+
+
+def test_pages_work_under_a_github_pages_prefix(browser) -> None:
+    """GitHub Pages serves a project site under /<repo>/: a page with widgets still loads everything."""
+    repo = urlsplit(yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]).path.rstrip("/")
+    name = repo.rsplit("/", 1)[-1]
+    pages = [p for p in toc_pages() if (SITE / p).exists() and widget_state((SITE / p).read_text())]
+    if not pages:
+        pytest.skip("no page with widgets in the table of contents yet")
+    base = serve(SITE, prefix=f"/{name}/")
+    page, failed, external = open_page(browser, base + pages[0])
+    try:
+        page.wait_for_function("() => document.querySelectorAll('.widget-subarea').length > 0", timeout=15_000)
+        page.wait_for_timeout(500)
+    finally:
+        page.close()
+    assert not failed and not external, (pages[0], failed, external)
