@@ -153,8 +153,10 @@ WAIT_WIDGETS = """() => [...document.querySelectorAll('script[type="application/
   .every(s => { const el = s.previousElementSibling;
     return el && el.classList.contains('widget-subarea') && el.children.length > 0
       && [...el.querySelectorAll('img')].every(i => i.complete); })"""
-WAIT_MERMAID = "() => [...document.querySelectorAll('.mermaid')].every(m => m.querySelector('svg'))"
+DRAWN = "(m => { const s = m.querySelector('svg'); return !!s && !!s.querySelector('g') && s.getBBox().width > 0; })"
+WAIT_MERMAID = f"() => [...document.querySelectorAll('.mermaid')].every({DRAWN})"
 REPORT = r"""() => {
+  const DRAWN = """ + DRAWN + r""";
   const skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .cell_input';
   const root = document.querySelector('main') || document.body;
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
@@ -177,7 +179,7 @@ REPORT = r"""() => {
     math: { elements: maths.length, containers: document.querySelectorAll('mjx-container').length,
             untypeset: maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80)),
             raw },
-    mermaid: { diagrams: mermaids.length, svg: mermaids.filter(m => m.querySelector('svg')).length },
+    mermaid: { diagrams: mermaids.length, svg: mermaids.filter(DRAWN).length },
     views };
 }"""
 

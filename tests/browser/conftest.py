@@ -73,6 +73,7 @@ def load_page(site: str, browser: Browser):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             report.screenshot = SCREENSHOTS / (Path(path).stem + ".png")
             page.evaluate("() => window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)  # let mermaid's and the widgets' last paint land in the screenshot
             page.screenshot(path=str(report.screenshot))
         finally:
             page.close()
