@@ -27,8 +27,8 @@ from dlbook.pretrain import ASSET as GPT_ASSET
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "finetune_results.json"
 
 #: The shared recipe: the first ``n_train`` training reviews, ``n_val`` validation reviews for the curves.
-SETTINGS: dict[str, Any] = dict(n_train=3000, n_val=500, epochs=2, batch_size=32, eval_every=20, alpha=8.0,
-                                lr_full=1e-3, lr_head=3e-3, lr_lora=3e-3, dapt_steps=150, dapt_lr=1e-3)
+SETTINGS: dict[str, Any] = dict(n_train=2000, n_val=300, epochs=1, batch_size=32, eval_every=8, alpha=8.0,
+                                lr_full=1e-3, lr_head=3e-3, lr_lora=3e-3, dapt_steps=60, dapt_lr=1e-3)
 
 #: (label, method, rank, domain-adapted first)
 RUNS: list[tuple[str, str, int | None, bool]] = [

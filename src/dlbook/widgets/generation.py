@@ -50,7 +50,7 @@ def use_cjk_font() -> str:
 
 def compute_generation(model: Any, tokenizer: Any, prompt: str, temperature: float = 1.0, top_k: int = 0,
                        max_new_tokens: int = 20, seed: int = 0) -> dict[str, Any]:
-    """Sample a continuation of ``prompt``: {"prompt", "tokens" (list of str), "probs" (T,), "text"}.
+    """Sample a continuation of ``prompt``: {"prompt", "tokens" (list of str, ``<unk>`` as "?"), "probs" (T,), "text"}.
 
     ``top_k=0`` means no top-k cut.  Raises ValueError for an empty prompt or
     one longer than the model's context.
@@ -60,7 +60,7 @@ def compute_generation(model: Any, tokenizer: Any, prompt: str, temperature: flo
     ids = tokenizer.encode(prompt)
     new, probs = model.generate(ids, max_new_tokens, rng=np.random.default_rng(seed), temperature=temperature,
                                 top_k=top_k or None)
-    tokens = [tokenizer.decode([int(i)]) for i in new]
+    tokens = [tokenizer.decode([int(i)]).replace("\ufffd", "?") for i in new]   # <unk> shown as "?"
     return {"prompt": prompt, "tokens": tokens, "probs": probs, "text": "".join(tokens)}
 
 
