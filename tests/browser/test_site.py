@@ -101,7 +101,7 @@ def test_search_finds_a_term_from_a_chapter(site: str, browser) -> None:
     assert not failed and not external
 
 
-def test_launch_and_download_buttons_point_at_the_repository() -> None:
+def test_launch_and_download_buttons_point_at_the_repository(site: str) -> None:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     repo = urlsplit(config["repository"]["url"]).path.strip("/")
     branch = config["repository"]["branch"]
@@ -117,6 +117,7 @@ def test_launch_and_download_buttons_point_at_the_repository() -> None:
         assert f'href="https://github.com/{repo}"' in html, chapter
         download = f"_sources/{nb}"
         assert download in html and (SITE / download).is_file(), chapter
+        assert "initThebe" not in html, f"{chapter}: a Thebe button would load thebe from unpkg.com"
 
 
 def _explorer_pages() -> list[tuple[str, str]]:
@@ -164,3 +165,17 @@ def test_pages_work_under_a_github_pages_prefix(browser) -> None:
     finally:
         page.close()
     assert not failed and not external, (pages[0], failed, external)
+
+
+def test_deploy_workflow_publishes_main_and_only_builds_pull_requests() -> None:
+    flow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    triggers = flow[True]  # YAML 1.1 reads the key `on` as True
+    assert triggers["push"]["branches"] == ["main"] and "pull_request" in triggers
+    build, deploy = flow["jobs"]["build"], flow["jobs"]["deploy"]
+    runs = " ".join(step.get("run", "") for step in build["steps"])
+    assert "vendor_assets.sh" in runs and "build_book.py" in runs
+    upload = next(step for step in build["steps"] if "upload-pages-artifact" in step.get("uses", ""))
+    assert upload["with"]["path"] == "_build/html" and "pull_request" in upload["if"]
+    assert deploy["needs"] == "build" and "pull_request" in deploy["if"] and "refs/heads/main" in deploy["if"]
+    assert any("deploy-pages" in step.get("uses", "") for step in deploy["steps"])
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
