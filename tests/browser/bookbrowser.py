@@ -120,7 +120,7 @@ class PageReport:
     math: dict[str, Any] = field(default_factory=dict)
     mermaid: dict[str, int] = field(default_factory=dict)
     widgets: list[dict[str, Any]] = field(default_factory=list)
-    image_views: set[str] = field(default_factory=set)  # displayed widgets whose state holds an Image
+    image_views: set[str] = field(default_factory=set)  # displayed widgets that show a figure (figure_views)
     screenshot: Path | None = None
 
 
@@ -194,10 +194,10 @@ def widget_state(html: str) -> dict[str, Any]:
     return json.loads(found.group(1)).get("state", {}) if found else {}
 
 
-def views_holding(state: dict[str, Any], html: str, *model_names: str) -> list[str]:
-    """The displayed widgets (in page order) whose model tree holds every one of ``model_names``."""
+def view_trees(state: dict[str, Any], html: str) -> dict[str, set[str]]:
+    """Each displayed widget (page order) → the ids of every model it references, itself included."""
     refs = {mid: set(MODEL_REF.findall(json.dumps(m.get("state", {})))) for mid, m in state.items()}
-    out = []
+    trees = {}
     for view in re.findall(r'widget-view\+json">\s*\{"model_id": "([0-9a-f]{32})"', html):
         seen, todo = set(), [view]
         while todo:
@@ -205,9 +205,23 @@ def views_holding(state: dict[str, Any], html: str, *model_names: str) -> list[s
             if mid in state and mid not in seen:
                 seen.add(mid)
                 todo.extend(refs[mid])
-        if all(any(state[m]["model_name"] == name for m in seen) for name in model_names):
-            out.append(view)
-    return out
+        trees[view] = seen
+    return trees
+
+
+def views_holding(state: dict[str, Any], html: str, *model_names: str) -> list[str]:
+    """The displayed widgets (in page order) whose model tree holds every one of ``model_names``."""
+    return [view for view, tree in view_trees(state, html).items()
+            if all(any(state[m]["model_name"] == name for m in tree) for name in model_names)]
+
+
+def figure_views(state: dict[str, Any], html: str) -> list[str]:
+    """The displayed widgets that show a figure: an Image (static explorers) or a PNG in an Output (live ones)."""
+    def shows_figure(model: dict[str, Any]) -> bool:
+        return model["model_name"] == "ImageModel" or (
+            model["model_name"] == "OutputModel" and "image/png" in json.dumps(model["state"].get("outputs", [])))
+
+    return [view for view, tree in view_trees(state, html).items() if any(shows_figure(state[m]) for m in tree)]
 
 
 # ---- does moving a slider change the figure? ------------------------------------------------------

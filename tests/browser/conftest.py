@@ -23,9 +23,9 @@ from bookbrowser import (  # noqa: E402
     WAIT_WIDGETS,
     PageReport,
     ensure_built,
+    figure_views,
     open_page,
     serve,
-    views_holding,
     widget_state,
 )
 from playwright.sync_api import Browser, sync_playwright  # noqa: E402
@@ -69,7 +69,7 @@ def load_page(site: str, browser: Browser):
             seen = page.evaluate(REPORT)
             report.math, report.mermaid, report.widgets = seen["math"], seen["mermaid"], seen["views"]
             html = (SITE / path).read_text()
-            report.image_views = set(views_holding(widget_state(html), html, "ImageModel"))
+            report.image_views = set(figure_views(widget_state(html), html))
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             report.screenshot = SCREENSHOTS / (Path(path).stem + ".png")
             page.evaluate("() => window.scrollTo(0, 0)")
