@@ -43,8 +43,11 @@ STATE_SCRIPT = re.compile(
 
 
 # ---- the site --------------------------------------------------------------------------------
+@functools.cache
 def toc_pages() -> list[str]:
-    """Every page the table of contents lists, as site paths (``chapters/3-1-x.html``), root first."""
+    """Every page the table of contents lists, as site paths (``chapters/3-1-x.html``), root first.
+
+    Read once per test session, so that every test sees the same book."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     pages = [toc["root"]]
 
