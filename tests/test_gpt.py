@@ -151,3 +151,25 @@ def test_training_flops_counts_the_matmul_parameters() -> None:
     assert n == model.blocks.num_parameters() + model.ln_f.num_parameters() + 100 * 128
     assert training_flops(config, 1000, attention=False) == 6 * n * 1000
     assert training_flops(config, 1000) == 6 * n * 1000 + 6 * 4 * 64 * 128 * 1000
+
+
+def test_generation_widget_compute_and_live_redraw() -> None:
+    from dlbook.widgets.generation import compute_generation, make_generation_explorer
+
+    tok = CharTokenizer.fit("今天天气很好，我们去公园。")
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, context=8, d_model=8, n_layers=1, n_heads=2, d_ff=16),
+                rng=np.random.default_rng(0))
+    res = compute_generation(model, tok, "今天", temperature=0.7, top_k=3, max_new_tokens=5, seed=1)
+    new, probs = model.generate(tok.encode("今天"), 5, rng=np.random.default_rng(1), temperature=0.7, top_k=3)
+    assert res["tokens"] == [tok.decode([int(i)]).replace("\ufffd", "?") for i in new]
+    assert np.array_equal(res["probs"], probs)
+    with pytest.raises(ValueError, match="prompt"):
+        compute_generation(model, tok, "", max_new_tokens=3)
+    live = make_generation_explorer(model, tok, mode="live", max_new_tokens=5, prompts=("今天",))
+    first = live.last_png
+    live.controls["temperature"].value = 2.0            # as a reader moves the slider
+    assert live.last_png != first
+    live.controls["prompt"].value = "天" * 9            # longer than the context: an error message, no crash
+    assert live.last_png is not None
+    static = make_generation_explorer(model, tok, mode="static", max_new_tokens=3, prompts=("今天", "我们"))
+    assert len(static.frames) == 2 * 3 * 3 and static.select(prompt="我们", temperature=1.5, top_k=5)

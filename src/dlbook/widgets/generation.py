@@ -19,6 +19,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 
+from dlbook.widgets.attention_map import cjk_font_name
 from dlbook.widgets.base import Explorer
 
 STATIC_TEMPERATURES = (0.5, 1.0, 1.5)
@@ -26,20 +27,9 @@ STATIC_TOP_K = (5, 50, 0)            # 0 = no top-k cut
 STATIC_PROMPTS = ("中国", "经济", "今天")
 
 
-def cjk_font() -> str:
-    """The name of an installed Noto Sans CJK font (for Chinese labels), or "" when there is none."""
-    from matplotlib import font_manager
-
-    names = sorted({f.name for f in font_manager.fontManager.ttflist if f.name.startswith("Noto Sans CJK")})
-    for preferred in ("Noto Sans CJK SC", "Noto Sans CJK JP"):
-        if preferred in names:
-            return preferred
-    return names[0] if names else ""
-
-
 def use_cjk_font() -> str:
     """Put a CJK font first in matplotlib's sans-serif list so Chinese text renders; returns its name."""
-    name = cjk_font()
+    name = cjk_font_name()
     if name:
         matplotlib.rcParams["font.sans-serif"] = [name, *[f for f in matplotlib.rcParams["font.sans-serif"]
                                                             if f != name]]
