@@ -399,3 +399,14 @@ def test_positional_encoding_formula_and_bad_length() -> None:
         nn.PositionalEncoding(4, 6)(Tensor(np.zeros((1, 5, 6))))
     with pytest.raises(ValueError, match="d_model"):
         nn.PositionalEncoding(4, 6)(Tensor(np.zeros((1, 3, 5))))
+
+
+@settings(max_examples=10, deadline=None)
+@given(length=st.integers(1, 70))
+def test_row_max_equals_numpy_max(length: int) -> None:
+    from dlbook.functional.attention import row_max
+
+    rng = np.random.default_rng(length)
+    s = rng.standard_normal((3, 2, length)).astype(np.float32)
+    s[0, 0, :] = -np.inf
+    np.testing.assert_array_equal(row_max(s), s.max(-1, keepdims=True))

@@ -32,6 +32,23 @@ def causal_mask(length: int, source_length: int | None = None) -> np.ndarray:
     return np.tril(np.ones((length, s), dtype=bool))
 
 
+def row_max(s: np.ndarray) -> np.ndarray:
+    """max over the last axis, keepdims, by pairwise halving (elementwise maxima run vectorised).
+
+    For short rows such as attention scores (S ≈ 64) this is about twice as fast as ``s.max(-1)``,
+    whose reduction over a short contiguous axis is not vectorised.
+    """
+    t = s
+    while t.shape[-1] > 1:
+        n = t.shape[-1]
+        h = n // 2
+        u = np.maximum(t[..., :h], t[..., h:2 * h])
+        if n % 2:
+            u[..., :1] = np.maximum(u[..., :1], t[..., -1:])
+        t = u
+    return t if t is not s else s.copy()
+
+
 def attention_forward_arrays(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None,
                              scale: float, keep: np.ndarray | None = None,
                              out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -45,15 +62,15 @@ def attention_forward_arrays(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: 
     s *= scale
     if mask is not None:
         np.copyto(s, -np.inf, where=~mask)
-    m = s.max(axis=-1, keepdims=True)
+    m = row_max(s)
     if mask is not None:
         m[~np.isfinite(m)] = 0.0  # a fully masked row: exp(−∞) = 0 everywhere, no NaN
     s -= m
     np.exp(s, out=s)
-    denom = s.sum(axis=-1, keepdims=True)
+    denom = np.einsum("...j->...", s)[..., None]  # row sums; einsum is several times faster than .sum here
     if mask is not None:
         denom[denom == 0] = 1.0
-    s /= denom
+    s *= 1.0 / denom
     p = s
     pd = p if keep is None else p * keep
     o = np.matmul(pd, v, out=out)
