@@ -82,7 +82,7 @@ def run_study(seed: int = 0, sizes: tuple[int, ...] = SIZES, settings: dict[str,
 
 
 def fit_power_law(n: Any, loss: Any, offset: bool = True, grid: int = 2000) -> tuple[float, float, float]:
-    """(a, α, c) with L ≈ a·N^(−α) + c, least squares in log space.
+    """(a, α, c) with L ≈ a·N^(−α) + c, least squares in log space.  Implements (eq-scaling-law).
 
     For each candidate c on a grid in [0, min L) the remaining law is a straight line in log–log
     coordinates, log(L − c) = log a − α log N, fitted exactly; the c with the smallest squared error in
