@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 DEST=_vendor
 STAMP="$DEST/.versions"
 VERSIONS="mathjax@3.2.2 mermaid@11.12.1 requirejs@2.3.7 @jupyter-widgets/html-manager@1.0.6"
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$VERSIONS" ]; then
+LAYOUT="layout 2"  # bump when the copied file set changes
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$VERSIONS $LAYOUT" ]; then
   exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
@@ -28,6 +29,8 @@ cp "$NM/mermaid/dist/mermaid.esm.min.mjs" "$DEST/mermaid/"
 cp -r "$NM/mermaid/dist/chunks/mermaid.esm.min" "$DEST/mermaid/chunks/"
 find "$DEST/mermaid" -name '*.map' -delete
 cp "$NM/requirejs/require.js" "$DEST/require.min.js"
-(cd "$NM/@jupyter-widgets/html-manager/dist" && find . -maxdepth 1 -type f ! -name '*.map' -exec cp {} "$OLDPWD/$DEST/html-manager/" \;)
-echo "$VERSIONS" > "$STAMP"
+# Pages load only embed-amd.js (it bundles the controls); the icon fonts it asks for are copied beside the pages.
+cp "$NM/@jupyter-widgets/html-manager/dist/embed-amd.js" "$DEST/html-manager/"
+cp "$NM"/@jupyter-widgets/html-manager/dist/*.woff* "$DEST/html-manager/"
+echo "$VERSIONS $LAYOUT" > "$STAMP"
 du -sh "$DEST"

@@ -34,11 +34,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+# No matplotlib.use() here: importing the widgets must not take a notebook's
+# inline backend away (plt.show() would then store no figure).  Headless
+# processes get Agg from matplotlib's own fallback.
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 DPI = 72
 #: Static frames are quantised to this many colours (``None`` keeps full RGBA).
