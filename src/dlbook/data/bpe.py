@@ -32,6 +32,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from dlbook.data.tokenizers import checked_ids
+
 SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
 _PIECE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+|.",
                     re.DOTALL)
@@ -176,14 +178,9 @@ class BPETokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         """ids -> text; ``<unk>`` becomes ``�``, the other special tokens decode to nothing."""
-        n = len(self.itos)
-        out = []
-        for i in np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids).reshape(-1):
-            i = int(i)
-            if not 0 <= i < n:
-                raise ValueError(f"decode: id {i} is outside the vocabulary [0, {n})")
-            out.append("\ufffd" if i == 0 else "" if i < len(SPECIALS) else self.itos[i])
-        return "".join(out)
+        specials = len(SPECIALS)
+        return "".join("\ufffd" if i == 0 else "" if i < specials else self.itos[i]
+                       for i in checked_ids(ids, len(self.itos)))
 
     def tokens(self, text: str) -> list[str]:
         """The symbol strings ``text`` is cut into (for display)."""

@@ -12,6 +12,15 @@ import numpy as np
 UNK = "<unk>"
 
 
+def checked_ids(ids: Iterable[int], vocab_size: int) -> list[int]:
+    """``ids`` (any iterable or array of integers) as Python ints, each checked to lie in [0, vocab_size)."""
+    flat = [int(i) for i in np.asarray(ids if isinstance(ids, np.ndarray) else list(ids)).reshape(-1)]
+    for i in flat:
+        if not 0 <= i < vocab_size:
+            raise ValueError(f"decode: id {i} is outside the vocabulary [0, {vocab_size})")
+    return flat
+
+
 class CharTokenizer:
     """Maps text to integer ids, one per character.
 
@@ -66,14 +75,7 @@ class CharTokenizer:
 
     def decode(self, ids: Iterable[int]) -> str:
         """ids -> text (``<unk>`` ids become the replacement character ``�``)."""
-        n = len(self.itos)
-        out = []
-        for i in np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids).reshape(-1):
-            i = int(i)
-            if not 0 <= i < n:
-                raise ValueError(f"decode: id {i} is outside the vocabulary [0, {n})")
-            out.append("\ufffd" if i == 0 else self.itos[i])
-        return "".join(out)
+        return "".join("\ufffd" if i == 0 else self.itos[i] for i in checked_ids(ids, len(self.itos)))
 
     def to_json(self) -> str:
         return json.dumps({"type": "char", "itos": self.itos}, ensure_ascii=False)

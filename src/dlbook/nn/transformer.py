@@ -83,7 +83,8 @@ def _activation(name: str) -> Module:
 
 
 class _FeedForward(Module):
-    """The position-wise feed-forward part shared by both layers: linear2(dropout(act(linear1(x))))."""
+    """What both layers share: the position-wise feed-forward part, linear2(dropout(act(linear1(x)))),
+    and the self-attention sub-layer (which keeps its weights for display when asked)."""
 
     def _init_ff(self, d_model: int, dim_feedforward: int, dropout: float, activation: str,
                  rng: np.random.Generator, dtype: Any) -> None:
@@ -95,6 +96,13 @@ class _FeedForward(Module):
 
     def _ff(self, x: Tensor) -> Tensor:
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
+
+    def _sa(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
+        out, w = self.self_attn(x, attn_mask=mask, key_padding_mask=padding, is_causal=is_causal,
+                                need_weights=self.keep_weights)
+        if self.keep_weights:
+            self.last_attn_weights = w
+        return self.dropout1(out)
 
 
 class TransformerEncoderLayer(_FeedForward):
@@ -120,13 +128,6 @@ class TransformerEncoderLayer(_FeedForward):
         self.dropout2 = Dropout(dropout, rng=rng)
         self.norm_first = bool(norm_first)
         self.last_attn_weights: np.ndarray | None = None
-
-    def _sa(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
-        out, w = self.self_attn(x, attn_mask=mask, key_padding_mask=padding, is_causal=is_causal,
-                                need_weights=self.keep_weights)
-        if self.keep_weights:
-            self.last_attn_weights = w
-        return self.dropout1(out)
 
     def forward(self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None,
                 is_causal: bool = False) -> Tensor:
@@ -164,13 +165,6 @@ class TransformerDecoderLayer(_FeedForward):
         self.norm_first = bool(norm_first)
         self.last_attn_weights: np.ndarray | None = None
         self.last_cross_weights: np.ndarray | None = None
-
-    def _sa(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
-        out, w = self.self_attn(x, attn_mask=mask, key_padding_mask=padding, is_causal=is_causal,
-                                need_weights=self.keep_weights)
-        if self.keep_weights:
-            self.last_attn_weights = w
-        return self.dropout1(out)
 
     def _ca(self, x: Tensor, memory: Tensor, mask: Any, padding: Any) -> Tensor:
         out, w = self.multihead_attn(x, memory, memory, attn_mask=mask, key_padding_mask=padding,
