@@ -29,6 +29,10 @@ def load_cases(topics: list[str]) -> list[Case]:
 
 def main(argv: list[str]) -> int:
     cases = load_cases(argv)
+    from threadpoolctl import threadpool_info
+
+    blas = ", ".join(f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')})" for i in threadpool_info())
+    print(f"BLAS: {blas}")
     header = f"{'case':<52} {'thr':>3} {'dlbook':>10} {'reference':>18} {'ratio':>7} {'target':>7}"
     print(header)
     print("-" * len(header))
