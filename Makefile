@@ -12,7 +12,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb))
 NBVAL := -p nbval --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env -p no:cacheprovider
 
-.PHONY: book test unit notebooks build-strict lab run vendor lint bench clean serve
+.PHONY: sysdeps book test unit notebooks build-strict lab run vendor lint bench clean serve
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -20,6 +20,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+## Debian packages the checks need (chromium, CJK fonts, npm), installed only when missing
+sysdeps:
+	bash scripts/install_system_deps.sh
 
 vendor:
 	bash scripts/vendor_assets.sh || true
@@ -29,7 +33,7 @@ book: $(VENV)/.installed vendor
 	$(PY) scripts/build_book.py
 
 ## make test: lint, unit tests, notebooks (nbval strict), strict book build, browser tests
-test: $(VENV)/.installed vendor lint unit notebooks build-strict browser
+test: sysdeps $(VENV)/.installed vendor lint unit notebooks build-strict browser
 
 lint:
 	$(VENV)/bin/ruff check --output-format concise src tests bench scripts
