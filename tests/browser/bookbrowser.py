@@ -188,7 +188,6 @@ REPORT = r"""() => {
 
 
 VIEW_SCRIPT = 'script[type="application/vnd.jupyter.widget-view+json"]'
-MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
 
 
 def widget_state(html: str) -> dict[str, Any]:
@@ -199,17 +198,11 @@ def widget_state(html: str) -> dict[str, Any]:
 
 def view_trees(state: dict[str, Any], html: str) -> dict[str, set[str]]:
     """Each displayed widget (page order) → the ids of every model it references, itself included."""
-    refs = {mid: set(MODEL_REF.findall(json.dumps(m.get("state", {})))) for mid, m in state.items()}
-    trees = {}
-    for view in re.findall(r'widget-view\+json">\s*\{"model_id": "([0-9a-f]{32})"', html):
-        seen, todo = set(), [view]
-        while todo:
-            mid = todo.pop()
-            if mid in state and mid not in seen:
-                seen.add(mid)
-                todo.extend(refs[mid])
-        trees[view] = seen
-    return trees
+    from dlbook.widgets.base import model_references, widget_tree
+
+    refs = model_references(state)
+    return {view: widget_tree(view, refs)
+            for view in re.findall(r'widget-view\+json">\s*\{"model_id": "([0-9a-f]{32})"', html)}
 
 
 def views_holding(state: dict[str, Any], html: str, *model_names: str) -> list[str]:

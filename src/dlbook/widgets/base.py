@@ -98,6 +98,23 @@ def widget_state_bytes(*widgets: Any) -> int:
 _MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
 
 
+def model_references(state: Mapping[str, Any]) -> dict[str, set[str]]:
+    """For a widget state (model id → model), the ids each model refers to (``IPY_MODEL_<id>``)."""
+    return {mid: set(_MODEL_REF.findall(json.dumps(m.get("state", {})))) for mid, m in state.items()}
+
+
+def widget_tree(root: str, refs: Mapping[str, set[str]]) -> set[str]:
+    """The ids of ``root`` and of every model it references, directly or not (``refs`` from model_references)."""
+    seen: set[str] = set()
+    todo = [root]
+    while todo:
+        mid = todo.pop()
+        if mid not in seen and mid in refs:
+            seen.add(mid)
+            todo.extend(refs[mid])
+    return seen
+
+
 def stored_widget_sizes(notebook: Mapping[str, Any]) -> dict[str, int]:
     """For a notebook (as loaded JSON), the bytes each displayed widget adds to the page.
 
@@ -107,20 +124,14 @@ def stored_widget_sizes(notebook: Mapping[str, Any]) -> dict[str, int]:
     """
     state = (notebook.get("metadata", {}).get("widgets", {})
              .get("application/vnd.jupyter.widget-state+json", {}).get("state", {}))
-    refs = {mid: set(_MODEL_REF.findall(json.dumps(m.get("state", {})))) for mid, m in state.items()}
+    refs = model_references(state)
     sizes = {}
     for cell in notebook.get("cells", []):
         for output in cell.get("outputs", []):
             view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
             if not view or view["model_id"] not in state:
                 continue
-            seen: set[str] = set()
-            todo = [view["model_id"]]
-            while todo:
-                mid = todo.pop()
-                if mid not in seen and mid in state:
-                    seen.add(mid)
-                    todo.extend(refs[mid])
+            seen = widget_tree(view["model_id"], refs)
             seen |= {mid for mid, m in state.items() if m.get("model_name") in ("LinkModel", "DirectionalLinkModel")
                      and refs[mid] & seen}
             sizes[view["model_id"]] = sum(len(json.dumps({mid: state[mid]})) for mid in seen)
