@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import heapq
 import json
-import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 import numpy as np
 
-from dlbook.data.tokenizers import checked_ids
+from dlbook.data.tokenizers import JsonFileMixin, checked_ids
 
 SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
 _PIECE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+|.",
@@ -44,7 +43,7 @@ def split_pieces(text: str) -> list[str]:
     return _PIECE.findall(text)
 
 
-class BPETokenizer:
+class BPETokenizer(JsonFileMixin):
     """A byte-pair-encoding tokenizer over characters.
 
     ``itos``: id -> symbol string (specials first, then single characters, then
@@ -198,14 +197,6 @@ class BPETokenizer:
             raise ValueError(f"not a BPE tokenizer: type {data.get('type')!r}")
         return cls(data["itos"], [tuple(m) for m in data["merges"]])
 
-    def save(self, path: str | os.PathLike) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> BPETokenizer:
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
 
 
 def _merge(syms: list[str], a: str, b: str, new: str) -> list[str]:

@@ -6,6 +6,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,22 @@ def checked_ids(ids: Iterable[int], vocab_size: int) -> list[int]:
     return flat
 
 
-class CharTokenizer:
+class JsonFileMixin:
+    """``save``/``load`` for a tokenizer that defines ``to_json`` and the classmethod ``from_json``."""
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the tokenizer to ``path`` as UTF-8 JSON."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Any:
+        """Read a tokenizer written by :meth:`save`."""
+        with open(path, encoding="utf-8") as f:
+            return cls.from_json(f.read())
+
+
+class CharTokenizer(JsonFileMixin):
     """Maps text to integer ids, one per character.
 
     ``fit(text, min_freq)`` keeps characters seen at least ``min_freq`` times
@@ -86,12 +102,3 @@ class CharTokenizer:
         if data.get("type") != "char":
             raise ValueError(f"not a character tokenizer: type {data.get('type')!r}")
         return cls(data["itos"])
-
-    def save(self, path: str | os.PathLike) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> CharTokenizer:
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())

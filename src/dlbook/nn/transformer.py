@@ -191,7 +191,23 @@ def _clones(layer: Module, num_layers: int) -> list[Module]:
     return [layer] + [copy.deepcopy(layer) for _ in range(num_layers - 1)]
 
 
-class TransformerEncoder(Module):
+class _LayerStack(Module):
+    """Layers applied in a row (given as a list, or ``num_layers`` copies of one layer), then an optional norm."""
+
+    def __init__(self, layer: Module | list, num_layers: int | None, norm: Module | None) -> None:
+        super().__init__()
+        layers = list(layer) if isinstance(layer, list) else _clones(layer, num_layers or 1)
+        self.num_layers = len(layers)
+        for i, each in enumerate(layers):
+            setattr(self, f"layers_{i}", each)
+        self.norm = norm
+
+    @property
+    def layers(self) -> list[Module]:
+        return [getattr(self, f"layers_{i}") for i in range(self.num_layers)]
+
+
+class TransformerEncoder(_LayerStack):
     """``num_layers`` encoder layers in a row (copies of ``encoder_layer``), then an optional final ``norm``.
 
     Copies start from the same weights, as in PyTorch; build the layers yourself
@@ -200,16 +216,7 @@ class TransformerEncoder(Module):
 
     def __init__(self, encoder_layer: TransformerEncoderLayer | list, num_layers: int | None = None,
                  norm: Module | None = None) -> None:
-        super().__init__()
-        layers = list(encoder_layer) if isinstance(encoder_layer, list) else _clones(encoder_layer, num_layers or 1)
-        self.num_layers = len(layers)
-        for i, layer in enumerate(layers):
-            setattr(self, f"layers_{i}", layer)
-        self.norm = norm
-
-    @property
-    def layers(self) -> list[Module]:
-        return [getattr(self, f"layers_{i}") for i in range(self.num_layers)]
+        super().__init__(encoder_layer, num_layers, norm)
 
     def forward(self, src: Tensor, mask: Any = None, src_key_padding_mask: Any = None,
                 is_causal: bool = False) -> Tensor:
@@ -219,21 +226,12 @@ class TransformerEncoder(Module):
         return self.norm(x) if self.norm is not None else x
 
 
-class TransformerDecoder(Module):
+class TransformerDecoder(_LayerStack):
     """``num_layers`` decoder layers in a row, then an optional final ``norm``.  tgt: (N, T, d_model) -> same."""
 
     def __init__(self, decoder_layer: TransformerDecoderLayer | list, num_layers: int | None = None,
                  norm: Module | None = None) -> None:
-        super().__init__()
-        layers = list(decoder_layer) if isinstance(decoder_layer, list) else _clones(decoder_layer, num_layers or 1)
-        self.num_layers = len(layers)
-        for i, layer in enumerate(layers):
-            setattr(self, f"layers_{i}", layer)
-        self.norm = norm
-
-    @property
-    def layers(self) -> list[Module]:
-        return [getattr(self, f"layers_{i}") for i in range(self.num_layers)]
+        super().__init__(decoder_layer, num_layers, norm)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Any = None, memory_mask: Any = None,
                 tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None,
