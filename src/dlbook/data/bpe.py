@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from dlbook.data.tokenizers import JsonFileMixin, checked_ids
+from dlbook.data.tokenizers import TokenizerBase, checked_ids
 
 SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
 _PIECE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+|.",
@@ -43,7 +43,7 @@ def split_pieces(text: str) -> list[str]:
     return _PIECE.findall(text)
 
 
-class BPETokenizer(JsonFileMixin):
+class BPETokenizer(TokenizerBase):
     """A byte-pair-encoding tokenizer over characters.
 
     ``itos``: id -> symbol string (specials first, then single characters, then
@@ -143,13 +143,6 @@ class BPETokenizer(JsonFileMixin):
         return cls(itos, merges)
 
     # ---- using it ------------------------------------------------------------
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    @property
-    def unk_id(self) -> int:
-        return 0
 
     def _encode_piece(self, piece: str) -> list[int]:
         ids = self._cache.get(piece)

@@ -22,8 +22,19 @@ def checked_ids(ids: Iterable[int], vocab_size: int) -> list[int]:
     return flat
 
 
-class JsonFileMixin:
-    """``save``/``load`` for a tokenizer that defines ``to_json`` and the classmethod ``from_json``."""
+class TokenizerBase:
+    """What every tokenizer shares: ``itos`` (id -> symbol, id 0 = ``<unk>``), and ``save``/``load`` through the
+    tokenizer's own ``to_json`` and classmethod ``from_json``."""
+
+    itos: list[str]
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    @property
+    def unk_id(self) -> int:
+        return 0
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the tokenizer to ``path`` as UTF-8 JSON."""
@@ -37,7 +48,7 @@ class JsonFileMixin:
             return cls.from_json(f.read())
 
 
-class CharTokenizer(JsonFileMixin):
+class CharTokenizer(TokenizerBase):
     """Maps text to integer ids, one per character.
 
     ``fit(text, min_freq)`` keeps characters seen at least ``min_freq`` times
@@ -74,13 +85,6 @@ class CharTokenizer(JsonFileMixin):
         kept = sorted((c for c, n in counts.items() if n >= min_freq), key=lambda c: (-counts[c], c))
         return cls([UNK, *kept])
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    @property
-    def unk_id(self) -> int:
-        return 0
 
     def encode(self, text: str) -> np.ndarray:
         """text -> int64 ids of shape (len(text),)."""
