@@ -29,6 +29,7 @@ import numpy as np
 
 from dlbook._checks import array_of
 from dlbook.autograd import Context, Function, Tensor
+from dlbook.functional._scratch import scratch
 
 
 # ---------------------------------------------------------------------------
@@ -118,25 +119,6 @@ def _pad(x: np.ndarray, p: tuple[int, int], value: float = 0.0) -> np.ndarray:
     out = np.full((n, c, h + 2 * p[0], w + 2 * p[1]), value, dtype=x.dtype)
     out[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = x
     return out
-
-
-# Temporaries that never leave a call (the padded input, the GEMM's output on the
-# wide grid, the gradient of the columns) are kept between calls: allocating
-# and freeing many megabytes per call makes glibc hand the memory back to the
-# OS, and touching it again costs a page fault per 4 kB (1.3–1.8× slower).
-_SCRATCH: dict[tuple[str, tuple[int, ...], str], np.ndarray] = {}
-_SCRATCH_LIMIT = 32
-
-
-def _scratch(tag: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A reusable uninitialised buffer for a temporary of one call (contents are garbage)."""
-    key = (tag, tuple(shape), np.dtype(dtype).str)
-    buf = _SCRATCH.get(key)
-    if buf is None:
-        if len(_SCRATCH) >= _SCRATCH_LIMIT:
-            _SCRATCH.pop(next(iter(_SCRATCH)))
-        buf = _SCRATCH[key] = np.empty(shape, dtype=dtype)
-    return buf
 
 
 def _unpad(xp: np.ndarray, p: tuple[int, int]) -> np.ndarray:
@@ -320,7 +302,7 @@ def _from_wide(y: np.ndarray, padded_width: int, out: tuple[int, int]) -> np.nda
 def _to_wide(g: np.ndarray, padded_width: int) -> np.ndarray:
     """(N, C, Ho, Wo) -> (N, C, L) on the wide grid, zeros at the thrown-away positions."""
     batch, c, ho, wo = g.shape
-    full = _scratch("to_wide", (batch, c, ho, padded_width), g.dtype)
+    full = scratch("conv.to_wide", (batch, c, ho, padded_width), g.dtype)
     full[..., wo:] = 0
     full[..., :wo] = g
     return full.reshape(batch, c, ho * padded_width)[:, :, :_wide_length(padded_width, (ho, wo))]
@@ -369,8 +351,9 @@ class Conv2d(Function):
         y = np.empty((batch, c_out, *out_size), dtype=dtype)
         for part in _chunks(batch, rows * length * dtype.itemsize):
             n = part.stop - part.start
-            cols = Conv2d._columns(xs[part], wp, (kh, kw), stride, out_size, _scratch("cols", (n, rows, length), dtype))
-            yc = np.matmul(w2, cols, out=_scratch("y", (n, c_out, length), dtype))  # (n, C_out, L): GEMM per image
+            cols = Conv2d._columns(xs[part], wp, (kh, kw), stride, out_size,
+                                   scratch("conv.cols", (n, rows, length), dtype))
+            yc = np.matmul(w2, cols, out=scratch("conv.y", (n, c_out, length), dtype))  # (n, C_out, L): GEMM per image
             if bias is not None:
                 yc += bias.reshape(1, c_out, 1)
             y[part] = _from_wide(yc, wp, out_size) if stride == (1, 1) else yc.reshape(n, c_out, *out_size)
@@ -393,12 +376,13 @@ class Conv2d(Function):
                 g2 = _to_wide(g[part], wp)                            # (n, C_out, L)
             else:
                 g2 = np.ascontiguousarray(g[part]).reshape(n, c_out, length)
-            cols = Conv2d._columns(xs[part], wp, (kh, kw), stride, out_size, _scratch("cols", (n, rows, length), dtype))
+            cols = Conv2d._columns(xs[part], wp, (kh, kw), stride, out_size,
+                                   scratch("conv.cols", (n, rows, length), dtype))
             if gw is not None:
-                per_image = np.matmul(g2, cols.transpose(0, 2, 1), out=_scratch("gw", (n, c_out, rows), dtype))
+                per_image = np.matmul(g2, cols.transpose(0, 2, 1), out=scratch("conv.gw", (n, c_out, rows), dtype))
                 gw += per_image.sum(axis=0)
             if gxs is not None:
-                gcols = np.matmul(w2.T, g2, out=_scratch("gcols", (n, rows, length), dtype))
+                gcols = np.matmul(w2.T, g2, out=scratch("conv.gcols", (n, rows, length), dtype))
                 if stride == (1, 1):
                     _col2im_shifted(gcols, gxs[part], wp, (kh, kw), out_size)
                 else:

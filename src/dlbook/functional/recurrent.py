@@ -34,6 +34,7 @@ import numpy as np
 
 from dlbook._checks import array_of
 from dlbook.autograd import Context, Function, Tensor
+from dlbook.functional._scratch import scratch
 from dlbook.functional.activations import sigmoid, tanh
 from dlbook.functional.linalg import linear
 
@@ -167,32 +168,28 @@ def _cut(t: int, truncate: int | None) -> bool:
     return truncate is not None and t > 0 and t % truncate == 0
 
 
-def _time_major(x: np.ndarray) -> np.ndarray:
-    """(N, T, D) -> contiguous (T, N, D): each time step's rows sit together in memory."""
-    return np.ascontiguousarray(x.transpose(1, 0, 2))
+# ---------------------------------------------------------------------------
+# the layout inside the fused ops
+# ---------------------------------------------------------------------------
+# Inside the loop over time every array is kept *step-major, features × batch*:
+# hidden states as (T, H, N), pre-activations as (T, G·H, N).  One step's block
+# is then contiguous, each gate's rows are one contiguous slice of it (so the
+# elementwise gate work never runs on strided views), and the recurrent product
+# is W_hh (G·H, H) @ hₜ (H, N) with both operands contiguous — 15–20 % faster in
+# OpenBLAS than hₜ (N, H) @ W_hhᵀ, whose transposed operand takes a slower kernel.
+# Only the entry (x) and the exit (the output) are transposed.
 
 
-_SCRATCH: dict[str, np.ndarray] = {}
-
-
-def _scratch(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """A reusable uninitialised work array for temporaries that live only inside one backward call.
-
-    Fresh multi-megabyte arrays cost page faults on every call (the allocator
-    returns them to the system); reusing one buffer per name avoids that.  Never
-    used for anything saved for later or returned.
-    """
-    buf = _SCRATCH.get(name)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = _SCRATCH[name] = np.empty(shape, dtype=dtype)
-    return buf
-
-
-def _time_major_scratch(name: str, g: np.ndarray) -> np.ndarray:
-    """(N, T, D) -> (T, N, D) copied into a scratch buffer."""
-    out = _scratch(name, (g.shape[1], g.shape[0], g.shape[2]), g.dtype)
-    np.copyto(out, g.transpose(1, 0, 2))
+def _features_by_batch(g: np.ndarray, tag: str) -> np.ndarray:
+    """A batch-first (N, T, D) array as step-major (T, D, N), copied into a scratch buffer."""
+    out = scratch(tag, (g.shape[1], g.shape[2], g.shape[0]), g.dtype)
+    np.copyto(out, g.transpose(1, 2, 0))
     return out
+
+
+def _batch_first(states: np.ndarray) -> np.ndarray:
+    """Step-major (T, H, N) states as a new batch-first (N, T, H) array."""
+    return np.ascontiguousarray(states.transpose(2, 0, 1))
 
 
 def _sigmoid_(z: np.ndarray) -> np.ndarray:
@@ -204,30 +201,58 @@ def _sigmoid_(z: np.ndarray) -> np.ndarray:
     return z
 
 
-def _input_projection(x_tm: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """x·W_ihᵀ (+ bias) for every time step in one matrix product: (T, N, I) -> (T, N, G·H)."""
-    t, n, i = x_tm.shape
-    out = (x_tm.reshape(t * n, i) @ w_ih.T).reshape(t, n, -1)
-    if bias is not None:
-        out += bias
-    return out
+def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """W_ih xₜ + b for every step at once, before the loop: (N, T, I) -> (T, G·H, N).
 
-
-def _weight_grads(dz: np.ndarray, x_tm: np.ndarray, h_prev: np.ndarray, w_ih: np.ndarray,
-                  dz_h: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """After the backward loop: all gradients that are sums over time, one matrix product each.
-
-    dz: (T, N, G·H) gradient of the pre-activations fed by x (and, unless dz_h
-    is given, also by h).  Returns (dx (N, T, I), dW_ih, dW_hh, db_ih) — db_hh
-    is dz_h summed (the caller does it when it differs from db_ih).
+    One batched matrix product [W_ih | b] (G·H, I + 1) @ [xₜ; 1] (I + 1, N): the row
+    of ones appended to each step's inputs picks up the bias inside the product.
     """
-    t, n, gh = dz.shape
-    flat = dz.reshape(t * n, gh)
-    flat_h = flat if dz_h is None else dz_h.reshape(t * n, gh)
-    dw_ih = flat.T @ x_tm.reshape(t * n, -1)
-    dw_hh = flat_h.T @ h_prev.reshape(t * n, -1)
-    dx = (flat @ w_ih).reshape(t, n, -1).transpose(1, 0, 2)
-    return dx, dw_ih, dw_hh, flat.sum(axis=0)
+    n, t_len, size = x.shape
+    dtype = np.result_type(x.dtype, w_ih.dtype)
+    x1 = scratch("rnn.x1", (t_len, size + 1, n), dtype)
+    x1[:, :size] = x.transpose(1, 2, 0)
+    x1[:, size] = 1
+    w1 = np.empty((w_ih.shape[0], size + 1), dtype=dtype)
+    w1[:, :size] = w_ih
+    w1[:, size] = 0 if bias is None else bias
+    return np.matmul(w1, x1)
+
+
+def _weight_grads(dz: np.ndarray, x: np.ndarray, h_prev: np.ndarray, w_ih: np.ndarray, need_dx: bool,
+                  dz_h: np.ndarray | None = None) -> tuple:
+    """After the backward loop: every gradient that is a sum over time, one matrix product each.
+
+    dz: (T, G·H, N), the gradient of the pre-activations fed by x (and, unless
+    dz_h is given, also of those fed by h); x: (N, T, I) the layer's input;
+    h_prev: (T, H, N) the states h₀..h_{T−1}.  With the steps laid side by side
+    as columns, ∂L/∂W_ih = Σₜ dzₜ xₜᵀ and ∂L/∂W_hh = Σₜ dzₜ hₜ₋₁ᵀ are one product
+    each.  Returns (dx (N, T, I) or None, dW_ih, dW_hh, db_ih, db_hh).
+    """
+    t_len, gh, n = dz.shape
+    hidden = h_prev.shape[1]
+
+    def columns(a: np.ndarray, tag: str) -> np.ndarray:       # (T, G·H, N) -> (G·H, T·N)
+        out = scratch(tag, (gh, t_len, n), a.dtype)
+        np.copyto(out, a.transpose(1, 0, 2))
+        return out.reshape(gh, t_len * n)
+
+    flat = columns(dz, "rnn.dz")
+    flat_h = flat if dz_h is None else columns(dz_h, "rnn.dz_h")
+    x_rows = scratch("rnn.x_rows", (t_len, n, x.shape[2]), x.dtype)   # row t·N + n is xₜ of sample n
+    np.copyto(x_rows, x.transpose(1, 0, 2))
+    h_rows = scratch("rnn.h_rows", (t_len, n, hidden), h_prev.dtype)
+    np.copyto(h_rows, h_prev.transpose(0, 2, 1))
+    dw_ih = flat @ x_rows.reshape(t_len * n, -1)
+    dw_hh = flat_h @ h_rows.reshape(t_len * n, hidden)
+    dx = (flat.T @ w_ih).reshape(t_len, n, -1).transpose(1, 0, 2) if need_dx else None
+    ones = np.ones(t_len * n, dtype=dz.dtype)     # Σ over steps and samples as a matrix-vector product:
+    db_ih = flat @ ones                             # 3× faster than flat.sum(axis=1) on these shapes
+    return dx, dw_ih, dw_hh, db_ih, db_ih if dz_h is None else flat_h @ ones
+
+
+def _initial(s: np.ndarray | None, out: np.ndarray) -> None:
+    """Write an initial state (N, H) (None: zeros) into its step-major slot (H, N)."""
+    out[...] = 0 if s is None else s.T
 
 
 # ---------------------------------------------------------------------------
@@ -237,8 +262,8 @@ class RNNSequence(Function):
     """hₜ = f(W_hh hₜ₋₁ + W_ih xₜ + b) for t = 1..T (eq-rnn); the backward pass implements (eq-bptt).
 
     Backward, with δₜ = ∂L/∂hₜ (from the output at t plus from step t + 1):
-    ∂L/∂zₜ = δₜ ⊙ f′(zₜ),   δₜ₋₁ += ∂L/∂zₜ W_hh,
-    ∂L/∂W_hh = Σₜ ∂L/∂zₜᵀ hₜ₋₁,  ∂L/∂W_ih = Σₜ ∂L/∂zₜᵀ xₜ.
+    ∂L/∂zₜ = δₜ ⊙ f′(zₜ),   δₜ₋₁ += W_hhᵀ ∂L/∂zₜ,
+    ∂L/∂W_hh = Σₜ ∂L/∂zₜ hₜ₋₁ᵀ,  ∂L/∂W_ih = Σₜ ∂L/∂zₜ xₜᵀ.
     """
 
     @staticmethod
@@ -247,37 +272,35 @@ class RNNSequence(Function):
                 truncate: int | None) -> np.ndarray:
         n, t_len, _ = x.shape
         hidden = w_hh.shape[1]
-        x_tm = _time_major(x)
-        bias = _sum_biases(b_ih, b_hh)
-        z = _input_projection(x_tm, w_ih, bias)           # (T, N, H), becomes the hidden states
-        hs = np.empty((t_len + 1, n, hidden), dtype=z.dtype)
-        hs[0] = 0 if h0 is None else h0
-        w_hh_t = w_hh.T
+        z = _input_projection(x, w_ih, _sum_biases(b_ih, b_hh))   # (T, H, N)
+        hs = np.empty((t_len + 1, hidden, n), dtype=z.dtype)
+        _initial(h0, hs[0])
         relu = nonlinearity == "relu"
         for t in range(t_len):
             h = hs[t + 1]
-            np.matmul(hs[t], w_hh_t, out=h)
+            np.matmul(w_hh, hs[t], out=h)
             h += z[t]
             if relu:
                 np.maximum(h, 0, out=h)
             else:
                 np.tanh(h, out=h)
-        ctx.save(x_tm, hs, w_ih, w_hh, relu, truncate)
-        return hs[1:].transpose(1, 0, 2).copy()
+        ctx.save(x, hs, w_ih, w_hh, relu, truncate)
+        return _batch_first(hs[1:])
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray) -> tuple:
-        x_tm, hs, w_ih, w_hh, relu, truncate = ctx.saved
+        x, hs, w_ih, w_hh, relu, truncate = ctx.saved
         t_len = hs.shape[0] - 1
-        dout = _time_major_scratch("rnn.dout", g)
+        dout = _features_by_batch(g, "rnn.dout")
         # f'(z) from the outputs: tanh' = 1 − h², relu' = [h > 0]; vectorised over all steps.
-        slope = _scratch("rnn.slope", hs[1:].shape, hs.dtype)
+        slope = scratch("rnn.slope", hs[1:].shape, hs.dtype)
         if relu:
             np.greater(hs[1:], 0, out=slope)
         else:
             np.multiply(hs[1:], hs[1:], out=slope)
             np.subtract(1, slope, out=slope)
-        dz = _scratch("rnn.dz", slope.shape, slope.dtype)
+        dz = scratch("rnn.dz_steps", slope.shape, slope.dtype)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
         dh = np.zeros_like(hs[0])
         for t in range(t_len - 1, -1, -1):
             dh += dout[t]
@@ -285,10 +308,10 @@ class RNNSequence(Function):
             if _cut(t, truncate):
                 dh[:] = 0
             else:
-                np.matmul(dz[t], w_hh, out=dh)
-        dx, dw_ih, dw_hh, db = _weight_grads(dz, x_tm, hs[:-1], w_ih)
+                np.matmul(w_hh_t, dz[t], out=dh)
         need = ctx.needs_grad
-        return (dx if need[0] else None, dh if need[1] else None, dw_ih, dw_hh,
+        dx, dw_ih, dw_hh, db, _ = _weight_grads(dz, x, hs[:-1], w_ih, need[0])
+        return (dx, dh.T.copy() if need[1] else None, dw_ih, dw_hh,
                 db if need[4] else None, db if need[5] else None)
 
 
@@ -320,7 +343,7 @@ class LSTMSequence(Function):
     Backward, with δₜ = ∂L/∂hₜ and γₜ = ∂L/∂cₜ:
     γₜ = δₜ ⊙ oₜ ⊙ (1 − tanh²cₜ) + γₜ₊₁ ⊙ fₜ₊₁   (the additive path: only ⊙ f, no W_hh),
     ∂L/∂(i, f, g) pre-activations = γₜ ⊙ (gₜ iₜ(1−iₜ), cₜ₋₁ fₜ(1−fₜ), iₜ(1−gₜ²)),
-    ∂L/∂o pre-activation = δₜ ⊙ tanh(cₜ) oₜ(1−oₜ),  δₜ₋₁ += ∂L/∂gatesₜ W_hh.
+    ∂L/∂o pre-activation = δₜ ⊙ tanh(cₜ) oₜ(1−oₜ),  δₜ₋₁ += W_hhᵀ ∂L/∂gatesₜ.
     """
 
     @staticmethod
@@ -334,82 +357,82 @@ class LSTMSequence(Function):
         w_ih_r, w_hh_r = w_ih[rows], w_hh[rows]
         bias = _sum_biases(b_ih, b_hh)
         # σ(z) = ½ tanh(z/2) + ½: with the o, i, f rows halved, one tanh serves all four gates.
-        half = np.ones(4 * hidden, dtype=w_hh.dtype)
+        half = np.ones((4 * hidden, 1), dtype=w_hh.dtype)
         half[:h3] = 0.5
-        x_tm = _time_major(x)
-        gates = _input_projection(x_tm, w_ih_r * half[:, None], None if bias is None else bias[rows] * half)
-        dtype = gates.dtype
-        hs = np.empty((t_len + 1, n, hidden), dtype=dtype)
-        cs = np.empty((t_len + 1, n, hidden), dtype=dtype)
-        tcs = np.empty((t_len, n, hidden), dtype=dtype)
-        hs[0] = 0 if h0 is None else h0
-        cs[0] = 0 if c0 is None else c0
-        w_hh_t = (w_hh_r * half[:, None]).T
-        rec = np.empty((n, 4 * hidden), dtype=dtype)
-        ig = np.empty((n, hidden), dtype=dtype)
+        gates = _input_projection(x, w_ih_r * half, None if bias is None else bias[rows] * half[:, 0])
+        dtype = gates.dtype                                # (T, 4H, N): o, i, f, g blocks per step
+        hs = np.empty((t_len + 1, hidden, n), dtype=dtype)
+        cs = np.empty((t_len + 1, hidden, n), dtype=dtype)
+        tcs = np.empty((t_len, hidden, n), dtype=dtype)
+        _initial(h0, hs[0])
+        _initial(c0, cs[0])
+        w_hh_half = w_hh_r * half
+        rec = np.empty((4 * hidden, n), dtype=dtype)
+        ig = np.empty((hidden, n), dtype=dtype)
         for t in range(t_len):
             a = gates[t]
-            np.matmul(hs[t], w_hh_t, out=rec)
+            np.matmul(w_hh_half, hs[t], out=rec)
             a += rec
             np.tanh(a, out=a)                              # g = tanh(z_g); o, i, f still need ½(·) + ½
-            sig = a[:, :h3]
+            sig = a[:h3]
             sig *= 0.5
             sig += 0.5
-            o, i, f, g = a[:, :hidden], a[:, hidden:2 * hidden], a[:, 2 * hidden:h3], a[:, h3:]
+            o, i, f, g = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:h3], a[h3:]
             c = cs[t + 1]
             np.multiply(f, cs[t], out=c)                   # cₜ = fₜ ⊙ cₜ₋₁ + iₜ ⊙ gₜ
             np.multiply(i, g, out=ig)
             c += ig
             np.tanh(c, out=tcs[t])
             np.multiply(o, tcs[t], out=hs[t + 1])          # hₜ = oₜ ⊙ tanh(cₜ)
-        ctx.save(x_tm, hs, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate)
+        ctx.save(x, hs, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate)
         out = np.empty((n, t_len + 1, hidden), dtype=dtype)
-        out[:, :t_len] = hs[1:].transpose(1, 0, 2)
-        out[:, t_len] = cs[t_len]
+        out[:, :t_len] = hs[1:].transpose(2, 0, 1)
+        out[:, t_len] = cs[t_len].T
         return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray) -> tuple:
-        x_tm, hs, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate = ctx.saved
-        t_len, n, hidden = tcs.shape
-        dout = _time_major_scratch("lstm.dout", g[:, :t_len])
-        o, i = gates[..., :hidden], gates[..., hidden:2 * hidden]
-        f, gg = gates[..., 2 * hidden:3 * hidden], gates[..., 3 * hidden:]
+        x, hs, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate = ctx.saved
+        t_len, hidden, n = tcs.shape
+        dout = _features_by_batch(g[:, :t_len], "lstm.dout")
+        gates4 = gates.reshape(t_len, 4, hidden, n)
+        o, i, f, gg = gates4[:, 0], gates4[:, 1], gates4[:, 2], gates4[:, 3]
         # Everything that does not depend on the recursion, vectorised over all steps.
-        a = _scratch("lstm.a", tcs.shape, tcs.dtype)
+        a = scratch("lstm.a", tcs.shape, tcs.dtype)
         np.multiply(tcs, tcs, out=a)                       # ∂hₜ/∂cₜ = oₜ (1 − tanh² cₜ)
         np.subtract(1, a, out=a)
         a *= o
-        p = np.subtract(1, gates, out=_scratch("lstm.p", gates.shape, gates.dtype))  # σ′ = s(1 − s): o, i, f
-        p *= gates
-        p4 = p.reshape(t_len, n, 4, hidden)
-        p4[:, :, 0] *= tcs                                 # ∂hₜ/∂(o pre-activation) = tanh(cₜ) σ′(o)
-        p4[:, :, 1] *= gg                                  # ∂cₜ/∂(i pre-activation) = gₜ σ′(i)
-        p4[:, :, 2] *= cs[:-1]                             # ∂cₜ/∂(f pre-activation) = cₜ₋₁ σ′(f)
-        np.multiply(gg, gg, out=p4[:, :, 3])               # ∂cₜ/∂(g pre-activation) = iₜ (1 − gₜ²)
-        np.subtract(1, p4[:, :, 3], out=p4[:, :, 3])
-        p4[:, :, 3] *= i
-        p = p4
-        dgates = _scratch("lstm.dgates", p.shape, p.dtype)
-        dh = np.zeros((n, hidden), dtype=gates.dtype)
-        dc = g[:, t_len].astype(gates.dtype, copy=True)    # gradient arriving at c_T
+        p = np.subtract(1, gates4, out=scratch("lstm.p", gates4.shape, gates.dtype))  # σ′ = s(1 − s): o, i, f
+        p *= gates4
+        p[:, 0] *= tcs                                     # ∂hₜ/∂(o pre-activation) = tanh(cₜ) σ′(o)
+        p[:, 1] *= gg                                      # ∂cₜ/∂(i pre-activation) = gₜ σ′(i)
+        p[:, 2] *= cs[:-1]                                 # ∂cₜ/∂(f pre-activation) = cₜ₋₁ σ′(f)
+        np.multiply(gg, gg, out=p[:, 3])                   # ∂cₜ/∂(g pre-activation) = iₜ (1 − gₜ²)
+        np.subtract(1, p[:, 3], out=p[:, 3])
+        p[:, 3] *= i
+        dgates = scratch("lstm.dgates", p.shape, p.dtype)
+        w_hh_t = np.ascontiguousarray(w_hh_r.T)           # (H, 4H)
+        dh = np.zeros((hidden, n), dtype=gates.dtype)
+        dc = np.array(g[:, t_len].T, dtype=gates.dtype, order="C")  # gradient arriving at c_T
+        through_c = np.empty_like(dh)
         for t in range(t_len - 1, -1, -1):
             dh += dout[t]
-            dc += dh * a[t]
-            np.multiply(dh, p[t, :, 0], out=dgates[t, :, 0])
-            np.multiply(dc[:, None, :], p[t, :, 1:], out=dgates[t, :, 1:])
+            np.multiply(dh, a[t], out=through_c)
+            dc += through_c
+            np.multiply(dh, p[t, 0], out=dgates[t, 0])
+            np.multiply(dc, p[t, 1:], out=dgates[t, 1:])
             if _cut(t, truncate):
                 dh[:] = 0
                 dc[:] = 0
             else:
-                np.matmul(dgates[t].reshape(n, 4 * hidden), w_hh_r, out=dh)
+                np.matmul(w_hh_t, dgates[t].reshape(4 * hidden, n), out=dh)
                 dc *= f[t]
-        dgates = dgates.reshape(t_len, n, 4 * hidden)
-        dx, dw_ih_r, dw_hh_r, db_r = _weight_grads(dgates, x_tm, hs[:-1], w_ih_r)
+        need = ctx.needs_grad
+        dgates = dgates.reshape(t_len, 4 * hidden, n)
+        dx, dw_ih_r, dw_hh_r, db_r, _ = _weight_grads(dgates, x, hs[:-1], w_ih_r, need[0])
         dw_ih, dw_hh, db = np.empty_like(dw_ih_r), np.empty_like(dw_hh_r), np.empty_like(db_r)
         dw_ih[rows], dw_hh[rows], db[rows] = dw_ih_r, dw_hh_r, db_r
-        need = ctx.needs_grad
-        return (dx if need[0] else None, dh if need[1] else None, dc if need[2] else None, dw_ih, dw_hh,
+        return (dx, dh.T.copy() if need[1] else None, dc.T.copy() if need[2] else None, dw_ih, dw_hh,
                 db if need[5] else None, db if need[6] else None)
 
 
@@ -421,7 +444,7 @@ class GRUSequence(Function):
 
     With δₜ = ∂L/∂hₜ, every gate's gradient is δₜ times a factor known from
     the forward pass: ∂L/∂n-pre = δₜ(1−zₜ)(1−nₜ²), ∂L/∂z-pre = δₜ(hₜ₋₁−nₜ)zₜ(1−zₜ),
-    ∂L/∂r-pre = ∂L/∂n-pre ⊙ (W_hn hₜ₋₁ + b_hn) rₜ(1−rₜ);  δₜ₋₁ = δₜ ⊙ zₜ + ∂L/∂(W_hh h)ₜ W_hh.
+    ∂L/∂r-pre = ∂L/∂n-pre ⊙ (W_hn hₜ₋₁ + b_hn) rₜ(1−rₜ);  δₜ₋₁ = δₜ ⊙ zₜ + W_hhᵀ ∂L/∂(W_hh h)ₜ.
     """
 
     @staticmethod
@@ -430,69 +453,69 @@ class GRUSequence(Function):
         n, t_len, _ = x.shape
         hidden = w_hh.shape[1]
         h2 = 2 * hidden
-        x_tm = _time_major(x)
-        gi = _input_projection(x_tm, w_ih, b_ih)          # (T, N, 3H); r, z parts become the gates
+        gi = _input_projection(x, w_ih, b_ih)             # (T, 3H, N); r, z parts become the gates
         dtype = gi.dtype
-        hs = np.empty((t_len + 1, n, hidden), dtype=dtype)
-        hs[0] = 0 if h0 is None else h0
-        hn = np.empty((t_len, n, hidden), dtype=dtype)     # W_hn hₜ₋₁ + b_hn, needed by the backward pass
-        ns = np.empty((t_len, n, hidden), dtype=dtype)
-        gh = np.empty((n, 3 * hidden), dtype=dtype)
-        w_hh_t = w_hh.T
+        hs = np.empty((t_len + 1, hidden, n), dtype=dtype)
+        _initial(h0, hs[0])
+        hn = np.empty((t_len, hidden, n), dtype=dtype)     # W_hn hₜ₋₁ + b_hn, needed by the backward pass
+        ns = np.empty((t_len, hidden, n), dtype=dtype)
+        gh = np.empty((3 * hidden, n), dtype=dtype)
+        b_col = None if b_hh is None else b_hh[:, None]
         for t in range(t_len):
-            np.matmul(hs[t], w_hh_t, out=gh)
-            if b_hh is not None:
-                gh += b_hh
-            rz = gi[t, :, :h2]
-            rz += gh[:, :h2]
+            np.matmul(w_hh, hs[t], out=gh)
+            if b_col is not None:
+                gh += b_col
+            rz = gi[t, :h2]
+            rz += gh[:h2]
             _sigmoid_(rz)
-            r, z = rz[:, :hidden], rz[:, hidden:]
-            hn[t] = gh[:, h2:]
+            r, z = rz[:hidden], rz[hidden:]
+            hn[t] = gh[h2:]
             nt = ns[t]
             np.multiply(r, hn[t], out=nt)                  # nₜ = tanh(W_in x + b_in + rₜ ⊙ (W_hn h + b_hn))
-            nt += gi[t, :, h2:]
+            nt += gi[t, h2:]
             np.tanh(nt, out=nt)
             h = hs[t + 1]
             np.subtract(hs[t], nt, out=h)                  # hₜ = nₜ + zₜ ⊙ (hₜ₋₁ − nₜ)
             h *= z
             h += nt
-        ctx.save(x_tm, hs, gi, hn, ns, w_ih, w_hh, truncate)
-        return hs[1:].transpose(1, 0, 2).copy()
+        ctx.save(x, hs, gi, hn, ns, w_ih, w_hh, truncate)
+        return _batch_first(hs[1:])
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray) -> tuple:
-        x_tm, hs, gi, hn, ns, w_ih, w_hh, truncate = ctx.saved
-        t_len, n, hidden = ns.shape
-        r, z = gi[..., :hidden], gi[..., hidden:2 * hidden]
-        dout = _time_major_scratch("gru.dout", g)
+        x, hs, gi, hn, ns, w_ih, w_hh, truncate = ctx.saved
+        t_len, hidden, n = ns.shape
+        r, z = gi[:, :hidden], gi[:, hidden:2 * hidden]
+        dout = _features_by_batch(g, "gru.dout")
         # ∂L/∂(pre-activations fed by x) = δₜ ⊙ q[t]; fed by h: the same but r's candidate part times rₜ.
-        q = _scratch("gru.q", (t_len, n, 3, hidden), ns.dtype)
-        q[:, :, 2] = (1 - z) * (1 - ns * ns)
-        q[:, :, 1] = (hs[:-1] - ns) * z * (1 - z)
-        q[:, :, 0] = q[:, :, 2] * hn * r * (1 - r)
-        qh = _scratch("gru.qh", q.shape, q.dtype)
+        q = scratch("gru.q", (t_len, 3, hidden, n), ns.dtype)
+        q[:, 2] = (1 - z) * (1 - ns * ns)
+        q[:, 1] = (hs[:-1] - ns) * z * (1 - z)
+        q[:, 0] = q[:, 2] * hn * r * (1 - r)
+        qh = scratch("gru.qh", q.shape, q.dtype)
         np.copyto(qh, q)
-        qh[:, :, 2] *= r
-        dgi = _scratch("gru.dgi", q.shape, q.dtype)
-        dgh = _scratch("gru.dgh", q.shape, q.dtype)
-        dh = np.zeros((n, hidden), dtype=ns.dtype)
+        qh[:, 2] *= r
+        dgi = scratch("gru.dgi", q.shape, q.dtype)
+        dgh = scratch("gru.dgh", q.shape, q.dtype)
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+        dh = np.zeros((hidden, n), dtype=ns.dtype)
         rec = np.empty_like(dh)
         for t in range(t_len - 1, -1, -1):
             dh += dout[t]
-            np.multiply(dh[:, None, :], q[t], out=dgi[t])
-            np.multiply(dh[:, None, :], qh[t], out=dgh[t])
+            np.multiply(dh, q[t], out=dgi[t])
+            np.multiply(dh, qh[t], out=dgh[t])
             if _cut(t, truncate):
                 dh[:] = 0
             else:
                 dh *= z[t]
-                np.matmul(dgh[t].reshape(n, 3 * hidden), w_hh, out=rec)
+                np.matmul(w_hh_t, dgh[t].reshape(3 * hidden, n), out=rec)
                 dh += rec
-        dgi = dgi.reshape(t_len, n, 3 * hidden)
-        dgh = dgh.reshape(t_len, n, 3 * hidden)
-        dx, dw_ih, dw_hh, db_ih = _weight_grads(dgi, x_tm, hs[:-1], w_ih, dz_h=dgh)
         need = ctx.needs_grad
-        return (dx if need[0] else None, dh if need[1] else None, dw_ih, dw_hh,
-                db_ih if need[4] else None, dgh.sum(axis=(0, 1)) if need[5] else None)
+        dgi = dgi.reshape(t_len, 3 * hidden, n)
+        dgh = dgh.reshape(t_len, 3 * hidden, n)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(dgi, x, hs[:-1], w_ih, need[0], dz_h=dgh)
+        return (dx, dh.T.copy() if need[1] else None, dw_ih, dw_hh,
+                db_ih if need[4] else None, db_hh if need[5] else None)
 
 
 # ---------------------------------------------------------------------------
