@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import sys
 
-from bench.common import Case, set_threads, time_call
+from bench.common import Case, set_threads, time_call, time_pair
 
 
 def load_cases(topics: list[str]) -> list[Case]:
@@ -39,8 +39,10 @@ def main(argv: list[str]) -> int:
     for case in cases:
         for threads in case.threads:
             with set_threads(threads):
-                ours = time_call(case.ours)
-                ref = time_call(case.reference) if case.reference is not None else float("nan")
+                if case.reference is None:
+                    ours, ref = time_call(case.ours), float("nan")
+                else:
+                    ours, ref = time_pair(case.ours, case.reference)
             ratio = ours / ref
             target = f"≤{case.target:g}×" if case.target is not None and threads == 1 else ""
             ref_text = f"{ref * 1e3:9.3f} ms {case.reference_name:<6}"

@@ -38,22 +38,43 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def time_call(fn: Callable[[], object], repeat: int = 7, warmup: int = 2, min_seconds: float = 0.2) -> float:
-    """Median seconds per call of ``fn`` (calls are batched until a batch takes ``min_seconds``)."""
+def _calls_per_batch(fn: Callable[[], object], warmup: int, seconds: float) -> int:
+    """Warm ``fn`` up, then count how many calls fill ``seconds``."""
     for _ in range(warmup):
         fn()
     start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < min_seconds / repeat or n == 0:
+    while time.perf_counter() - start < seconds or n == 0:
         fn()
         n += 1
-    samples = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - t0) / n)
-    return statistics.median(samples)
+    return n
+
+
+def _batch_seconds(fn: Callable[[], object], n: int) -> float:
+    gc.collect()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
+def time_call(fn: Callable[[], object], repeat: int = 7, warmup: int = 2, min_seconds: float = 0.2) -> float:
+    """Median seconds per call of ``fn`` (calls are batched until a batch takes ``min_seconds``/``repeat``)."""
+    n = _calls_per_batch(fn, warmup, min_seconds / repeat)
+    return statistics.median(_batch_seconds(fn, n) for _ in range(repeat))
+
+
+def time_pair(ours: Callable[[], object], reference: Callable[[], object], repeat: int = 9, warmup: int = 2,
+              min_seconds: float = 0.2) -> tuple[float, float]:
+    """Median seconds per call of both, measured in alternating batches.
+
+    On a shared machine the speed drifts over seconds; alternating ours and the
+    reference batch by batch exposes both to the same drift, so their ratio is
+    steadier than that of two back-to-back measurements.
+    """
+    n_ours = _calls_per_batch(ours, warmup, min_seconds / repeat)
+    n_ref = _calls_per_batch(reference, warmup, min_seconds / repeat)
+    samples = [(_batch_seconds(ours, n_ours), _batch_seconds(reference, n_ref)) for _ in range(repeat)]
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
 def peak_memory_mb(fn: Callable[[], object]) -> float:

@@ -7,11 +7,12 @@ Two forms of each network live here:
   book can show them line by line (their gradients come from autograd);
 * **fused sequence ops** — :func:`rnn`, :func:`lstm`, :func:`gru` — the loop
   over time inside one :class:`Function` with a hand-written backpropagation
-  through time (eq-bptt).  They are built for speed in float32: the input
-  projection x·W_ihᵀ of *all* time steps is one matrix product before the
-  loop, the loop holds only the recurrent product h·W_hhᵀ and elementwise
-  work, and after the backward loop each weight gradient is one matrix
-  product over all steps.
+  through time (eq-bptt).  They are built for speed in float32: each step is
+  one matrix product [b | W_ih | W_hh] [1; xₜ; hₜ₋₁] plus elementwise work on
+  contiguous (features × batch) blocks, the backward loop holds only
+  W_hhᵀ ∂L/∂zₜ and elementwise work, and after it every weight gradient comes
+  out of one matrix product over all steps (see "the layout inside the fused
+  ops" below).
 
 Shapes are batch-first as in PyTorch: x: (N, T, input_size), states
 (N, hidden_size).  Weights are PyTorch's: ``w_ih``: (G·H, input_size),
@@ -172,12 +173,49 @@ def _cut(t: int, truncate: int | None) -> bool:
 # the layout inside the fused ops
 # ---------------------------------------------------------------------------
 # Inside the loop over time every array is kept *step-major, features × batch*:
-# hidden states as (T, H, N), pre-activations as (T, G·H, N).  One step's block
-# is then contiguous, each gate's rows are one contiguous slice of it (so the
+# one block per step, with the features as rows and the N samples as columns
+# (pre-activations (T, G·H, N), cell states (T, H, N)).  One step's block is
+# then contiguous, each gate's rows are one contiguous slice of it (so the
 # elementwise gate work never runs on strided views), and the recurrent product
-# is W_hh (G·H, H) @ hₜ (H, N) with both operands contiguous — 15–20 % faster in
-# OpenBLAS than hₜ (N, H) @ W_hhᵀ, whose transposed operand takes a slower kernel.
+# W (G·H, K) @ block (K, N) has both operands contiguous — 15–20 % faster in
+# OpenBLAS than block (N, K) @ Wᵀ, whose transposed operand takes a slower kernel.
 # Only the entry (x) and the exit (the output) are transposed.
+#
+# The inputs of step t are stacked as one block [1; xₜ; hₜ₋₁] (see _stacked_inputs), so
+# W_hh hₜ₋₁ + W_ih xₜ + b is one product with the stacked matrix [b | W_ih | W_hh], and after
+# the backward loop all three weight gradients come out of one product as well.
+
+
+def _stacked_inputs(x: np.ndarray, h0: np.ndarray | None, hidden: int, dtype: Any) -> np.ndarray:
+    """The buffer the loop reads and writes: (T + 1, 1 + I + H, N), block t = [1; xₜ; hₜ₋₁] (0-based t).
+
+    Row 0 of every block is ones (it picks up the bias), rows 1..I are step t's
+    inputs (columns are the N samples) and the last H rows the state the step
+    starts from: h₀ from ``h0`` (None: zeros) in block 0, the state hₜ written by
+    step t into block t + 1.  The last block's input rows are unused.
+    """
+    n, t_len, size = x.shape
+    xh = np.empty((t_len + 1, 1 + size + hidden, n), dtype=dtype)
+    xh[:, 0] = 1
+    xh[:t_len, 1:1 + size] = x.transpose(1, 2, 0)
+    xh[0, 1 + size:] = 0 if h0 is None else h0.T
+    return xh
+
+
+def _stacked_weights(bias: np.ndarray | None, w_ih: np.ndarray, w_hh: np.ndarray | None, dtype: Any) -> np.ndarray:
+    """[b | W_ih | W_hh] (G·H, 1 + I + H), the matrix that multiplies a block of :func:`_stacked_inputs`.
+
+    ``bias`` None gives a zero column; ``w_hh`` None leaves it out ([b | W_ih], for
+    the rows 0..I of a block).
+    """
+    size = w_ih.shape[1]
+    hidden = 0 if w_hh is None else w_hh.shape[1]
+    w = np.empty((w_ih.shape[0], 1 + size + hidden), dtype=dtype)
+    w[:, 0] = 0 if bias is None else bias
+    w[:, 1:1 + size] = w_ih
+    if w_hh is not None:
+        w[:, 1 + size:] = w_hh
+    return w
 
 
 def _features_by_batch(g: np.ndarray, tag: str) -> np.ndarray:
@@ -187,9 +225,19 @@ def _features_by_batch(g: np.ndarray, tag: str) -> np.ndarray:
     return out
 
 
-def _batch_first(states: np.ndarray) -> np.ndarray:
-    """Step-major (T, H, N) states as a new batch-first (N, T, H) array."""
-    return np.ascontiguousarray(states.transpose(2, 0, 1))
+def _batch_first(states: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Step-major (T, H, N) states as batch-first (N, T, H), written into ``out`` or a new array.
+
+    Done as two copies, (T, H, N) -> (T, N, H) -> (N, T, H): each reads whole rows,
+    and together they are 1.7× faster than one copy that gathers every element.
+    """
+    t_len, hidden, n = states.shape
+    steps = scratch("rnn.batch_first", (t_len, n, hidden), states.dtype)
+    np.copyto(steps, states.transpose(0, 2, 1))
+    if out is None:
+        out = np.empty((n, t_len, hidden), dtype=states.dtype)
+    np.copyto(out, steps.transpose(1, 0, 2))
+    return out
 
 
 def _sigmoid_(z: np.ndarray) -> np.ndarray:
@@ -201,58 +249,41 @@ def _sigmoid_(z: np.ndarray) -> np.ndarray:
     return z
 
 
-def _input_projection(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-    """W_ih xₜ + b for every step at once, before the loop: (N, T, I) -> (T, G·H, N).
-
-    One batched matrix product [W_ih | b] (G·H, I + 1) @ [xₜ; 1] (I + 1, N): the row
-    of ones appended to each step's inputs picks up the bias inside the product.
-    """
-    n, t_len, size = x.shape
-    dtype = np.result_type(x.dtype, w_ih.dtype)
-    x1 = scratch("rnn.x1", (t_len, size + 1, n), dtype)
-    x1[:, :size] = x.transpose(1, 2, 0)
-    x1[:, size] = 1
-    w1 = np.empty((w_ih.shape[0], size + 1), dtype=dtype)
-    w1[:, :size] = w_ih
-    w1[:, size] = 0 if bias is None else bias
-    return np.matmul(w1, x1)
-
-
-def _weight_grads(dz: np.ndarray, x: np.ndarray, h_prev: np.ndarray, w_ih: np.ndarray, need_dx: bool,
+def _weight_grads(dz: np.ndarray, xh: np.ndarray, w_ih: np.ndarray, need_dx: bool,
                   dz_h: np.ndarray | None = None) -> tuple:
-    """After the backward loop: every gradient that is a sum over time, one matrix product each.
+    """After the backward loop: every gradient that is a sum over time, from one matrix product.
 
-    dz: (T, G·H, N), the gradient of the pre-activations fed by x (and, unless
-    dz_h is given, also of those fed by h); x: (N, T, I) the layer's input;
-    h_prev: (T, H, N) the states h₀..h_{T−1}.  With the steps laid side by side
-    as columns, ∂L/∂W_ih = Σₜ dzₜ xₜᵀ and ∂L/∂W_hh = Σₜ dzₜ hₜ₋₁ᵀ are one product
-    each.  Returns (dx (N, T, I) or None, dW_ih, dW_hh, db_ih, db_hh).
+    dz: (T, G·H, N), the gradient of the pre-activations fed by the whole block
+    [1; xₜ; hₜ₋₁] (unless dz_h is given: then dz is fed by [1; xₜ] and dz_h by
+    hₜ₋₁ and the hidden-side bias, as in the GRU); xh: the :func:`_stacked_inputs`
+    buffer.  With the steps laid side by side as columns,
+    [∂L/∂b | ∂L/∂W_ih | ∂L/∂W_hh] = Σₜ dzₜ [1; xₜ; hₜ₋₁]ᵀ is one product.
+    Returns (dx (N, T, I) or None, dW_ih, dW_hh, db_ih, db_hh).
     """
     t_len, gh, n = dz.shape
-    hidden = h_prev.shape[1]
+    split = 1 + w_ih.shape[1]                     # columns of [1; x] in a row of ``rows``
 
     def columns(a: np.ndarray, tag: str) -> np.ndarray:       # (T, G·H, N) -> (G·H, T·N)
         out = scratch(tag, (gh, t_len, n), a.dtype)
         np.copyto(out, a.transpose(1, 0, 2))
         return out.reshape(gh, t_len * n)
 
+    rows = scratch("rnn.rows", (t_len, n, xh.shape[1]), xh.dtype)   # row t·N + n: [1; xₜ; hₜ₋₁] of sample n
+    np.copyto(rows, xh[:-1].transpose(0, 2, 1))
+    rows = rows.reshape(t_len * n, -1)
     flat = columns(dz, "rnn.dz")
-    flat_h = flat if dz_h is None else columns(dz_h, "rnn.dz_h")
-    x_rows = scratch("rnn.x_rows", (t_len, n, x.shape[2]), x.dtype)   # row t·N + n is xₜ of sample n
-    np.copyto(x_rows, x.transpose(1, 0, 2))
-    h_rows = scratch("rnn.h_rows", (t_len, n, hidden), h_prev.dtype)
-    np.copyto(h_rows, h_prev.transpose(0, 2, 1))
-    dw_ih = flat @ x_rows.reshape(t_len * n, -1)
-    dw_hh = flat_h @ h_rows.reshape(t_len * n, hidden)
+    if dz_h is None:
+        dw = flat @ rows                                  # [db | dW_ih | dW_hh]
+        db_ih = db_hh = dw[:, 0].copy()
+        dw_ih, dw_hh = dw[:, 1:split].copy(), dw[:, split:].copy()
+    else:
+        dw = flat @ rows[:, :split]                       # [db_ih | dW_ih]
+        db_ih, dw_ih = dw[:, 0].copy(), dw[:, 1:].copy()
+        flat_h = columns(dz_h, "rnn.dz_h")
+        dw_hh = flat_h @ rows[:, split:]
+        db_hh = flat_h @ rows[:, 0]
     dx = (flat.T @ w_ih).reshape(t_len, n, -1).transpose(1, 0, 2) if need_dx else None
-    ones = np.ones(t_len * n, dtype=dz.dtype)     # Σ over steps and samples as a matrix-vector product:
-    db_ih = flat @ ones                             # 3× faster than flat.sum(axis=1) on these shapes
-    return dx, dw_ih, dw_hh, db_ih, db_ih if dz_h is None else flat_h @ ones
-
-
-def _initial(s: np.ndarray | None, out: np.ndarray) -> None:
-    """Write an initial state (N, H) (None: zeros) into its step-major slot (H, N)."""
-    out[...] = 0 if s is None else s.T
+    return dx, dw_ih, dw_hh, db_ih, db_hh
 
 
 # ---------------------------------------------------------------------------
@@ -270,26 +301,27 @@ class RNNSequence(Function):
     def forward(ctx: Context, x: np.ndarray, h0: np.ndarray | None, w_ih: np.ndarray, w_hh: np.ndarray,
                 b_ih: np.ndarray | None, b_hh: np.ndarray | None, nonlinearity: str,
                 truncate: int | None) -> np.ndarray:
-        n, t_len, _ = x.shape
+        t_len, size = x.shape[1:]
         hidden = w_hh.shape[1]
-        z = _input_projection(x, w_ih, _sum_biases(b_ih, b_hh))   # (T, H, N)
-        hs = np.empty((t_len + 1, hidden, n), dtype=z.dtype)
-        _initial(h0, hs[0])
+        dtype = np.result_type(x.dtype, w_hh.dtype)
+        xh = _stacked_inputs(x, h0, hidden, dtype)        # block t = [1; xₜ; hₜ₋₁]
+        w = _stacked_weights(_sum_biases(b_ih, b_hh), w_ih, w_hh, dtype)
+        hs = xh[:, 1 + size:]                              # (T + 1, H, N) view: h₀..h_T
         relu = nonlinearity == "relu"
         for t in range(t_len):
             h = hs[t + 1]
-            np.matmul(w_hh, hs[t], out=h)
-            h += z[t]
+            np.matmul(w, xh[t], out=h)                     # zₜ = [b | W_ih | W_hh] [1; xₜ; hₜ₋₁]
             if relu:
                 np.maximum(h, 0, out=h)
             else:
                 np.tanh(h, out=h)
-        ctx.save(x, hs, w_ih, w_hh, relu, truncate)
+        ctx.save(xh, w_ih, w_hh, relu, truncate)
         return _batch_first(hs[1:])
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray) -> tuple:
-        x, hs, w_ih, w_hh, relu, truncate = ctx.saved
+        xh, w_ih, w_hh, relu, truncate = ctx.saved
+        hs = xh[:, 1 + w_ih.shape[1]:]
         t_len = hs.shape[0] - 1
         dout = _features_by_batch(g, "rnn.dout")
         # f'(z) from the outputs: tanh' = 1 − h², relu' = [h > 0]; vectorised over all steps.
@@ -310,7 +342,7 @@ class RNNSequence(Function):
             else:
                 np.matmul(w_hh_t, dz[t], out=dh)
         need = ctx.needs_grad
-        dx, dw_ih, dw_hh, db, _ = _weight_grads(dz, x, hs[:-1], w_ih, need[0])
+        dx, dw_ih, dw_hh, db, _ = _weight_grads(dz, xh, w_ih, need[0])
         return (dx, dh.T.copy() if need[1] else None, dw_ih, dw_hh,
                 db if need[4] else None, db if need[5] else None)
 
@@ -350,29 +382,26 @@ class LSTMSequence(Function):
     def forward(ctx: Context, x: np.ndarray, h0: np.ndarray | None, c0: np.ndarray | None, w_ih: np.ndarray,
                 w_hh: np.ndarray, b_ih: np.ndarray | None, b_hh: np.ndarray | None,
                 truncate: int | None) -> np.ndarray:
-        n, t_len, _ = x.shape
+        n, t_len, size = x.shape
         hidden = w_hh.shape[1]
         h3 = 3 * hidden
         rows = _gate_rows(_LSTM_ORDER, hidden)
         w_ih_r, w_hh_r = w_ih[rows], w_hh[rows]
         bias = _sum_biases(b_ih, b_hh)
+        dtype = np.result_type(x.dtype, w_hh.dtype)
+        xh = _stacked_inputs(x, h0, hidden, dtype)        # block t = [1; xₜ; hₜ₋₁]
+        hs = xh[:, 1 + size:]                              # (T + 1, H, N) view: h₀..h_T
+        w = _stacked_weights(None if bias is None else bias[rows], w_ih_r, w_hh_r, dtype)
         # σ(z) = ½ tanh(z/2) + ½: with the o, i, f rows halved, one tanh serves all four gates.
-        half = np.ones((4 * hidden, 1), dtype=w_hh.dtype)
-        half[:h3] = 0.5
-        gates = _input_projection(x, w_ih_r * half, None if bias is None else bias[rows] * half[:, 0])
-        dtype = gates.dtype                                # (T, 4H, N): o, i, f, g blocks per step
-        hs = np.empty((t_len + 1, hidden, n), dtype=dtype)
+        w[:h3] *= 0.5
+        gates = np.empty((t_len, 4 * hidden, n), dtype=dtype)   # o, i, f, g blocks per step
         cs = np.empty((t_len + 1, hidden, n), dtype=dtype)
         tcs = np.empty((t_len, hidden, n), dtype=dtype)
-        _initial(h0, hs[0])
-        _initial(c0, cs[0])
-        w_hh_half = w_hh_r * half
-        rec = np.empty((4 * hidden, n), dtype=dtype)
+        cs[0] = 0 if c0 is None else c0.T
         ig = np.empty((hidden, n), dtype=dtype)
         for t in range(t_len):
             a = gates[t]
-            np.matmul(w_hh_half, hs[t], out=rec)
-            a += rec
+            np.matmul(w, xh[t], out=a)                     # [b | W_ih | W_hh] [1; xₜ; hₜ₋₁], o, i, f rows halved
             np.tanh(a, out=a)                              # g = tanh(z_g); o, i, f still need ½(·) + ½
             sig = a[:h3]
             sig *= 0.5
@@ -384,15 +413,15 @@ class LSTMSequence(Function):
             c += ig
             np.tanh(c, out=tcs[t])
             np.multiply(o, tcs[t], out=hs[t + 1])          # hₜ = oₜ ⊙ tanh(cₜ)
-        ctx.save(x, hs, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate)
+        ctx.save(xh, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate)
         out = np.empty((n, t_len + 1, hidden), dtype=dtype)
-        out[:, :t_len] = hs[1:].transpose(2, 0, 1)
+        _batch_first(hs[1:], out[:, :t_len])
         out[:, t_len] = cs[t_len].T
         return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray) -> tuple:
-        x, hs, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate = ctx.saved
+        xh, cs, tcs, gates, w_ih_r, w_hh_r, rows, truncate = ctx.saved
         t_len, hidden, n = tcs.shape
         dout = _features_by_batch(g[:, :t_len], "lstm.dout")
         gates4 = gates.reshape(t_len, 4, hidden, n)
@@ -402,8 +431,9 @@ class LSTMSequence(Function):
         np.multiply(tcs, tcs, out=a)                       # ∂hₜ/∂cₜ = oₜ (1 − tanh² cₜ)
         np.subtract(1, a, out=a)
         a *= o
-        p = np.subtract(1, gates4, out=scratch("lstm.p", gates4.shape, gates.dtype))  # σ′ = s(1 − s): o, i, f
-        p *= gates4
+        p = scratch("lstm.p", gates4.shape, gates.dtype)
+        np.subtract(1, gates4[:, :3], out=p[:, :3])        # σ′ = s(1 − s) for o, i, f
+        p[:, :3] *= gates4[:, :3]
         p[:, 0] *= tcs                                     # ∂hₜ/∂(o pre-activation) = tanh(cₜ) σ′(o)
         p[:, 1] *= gg                                      # ∂cₜ/∂(i pre-activation) = gₜ σ′(i)
         p[:, 2] *= cs[:-1]                                 # ∂cₜ/∂(f pre-activation) = cₜ₋₁ σ′(f)
@@ -429,7 +459,7 @@ class LSTMSequence(Function):
                 dc *= f[t]
         need = ctx.needs_grad
         dgates = dgates.reshape(t_len, 4 * hidden, n)
-        dx, dw_ih_r, dw_hh_r, db_r, _ = _weight_grads(dgates, x, hs[:-1], w_ih_r, need[0])
+        dx, dw_ih_r, dw_hh_r, db_r, _ = _weight_grads(dgates, xh, w_ih_r, need[0])
         dw_ih, dw_hh, db = np.empty_like(dw_ih_r), np.empty_like(dw_hh_r), np.empty_like(db_r)
         dw_ih[rows], dw_hh[rows], db[rows] = dw_ih_r, dw_hh_r, db_r
         return (dx, dh.T.copy() if need[1] else None, dc.T.copy() if need[2] else None, dw_ih, dw_hh,
@@ -450,13 +480,15 @@ class GRUSequence(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, h0: np.ndarray | None, w_ih: np.ndarray, w_hh: np.ndarray,
                 b_ih: np.ndarray | None, b_hh: np.ndarray | None, truncate: int | None) -> np.ndarray:
-        n, t_len, _ = x.shape
+        n, t_len, size = x.shape
         hidden = w_hh.shape[1]
         h2 = 2 * hidden
-        gi = _input_projection(x, w_ih, b_ih)             # (T, 3H, N); r, z parts become the gates
-        dtype = gi.dtype
-        hs = np.empty((t_len + 1, hidden, n), dtype=dtype)
-        _initial(h0, hs[0])
+        dtype = np.result_type(x.dtype, w_hh.dtype)
+        xh = _stacked_inputs(x, h0, hidden, dtype)        # block t = [1; xₜ; hₜ₋₁]
+        hs = xh[:, 1 + size:]                              # (T + 1, H, N) view: h₀..h_T
+        # W_ih xₜ + b_ih for all steps in one batched product [b_ih | W_ih] [1; xₜ]: (T, 3H, N).
+        # Its r, z parts become the gates; r multiplies only the hidden side of n, hence two products.
+        gi = np.matmul(_stacked_weights(b_ih, w_ih, None, dtype), xh[:-1, :1 + size])
         hn = np.empty((t_len, hidden, n), dtype=dtype)     # W_hn hₜ₋₁ + b_hn, needed by the backward pass
         ns = np.empty((t_len, hidden, n), dtype=dtype)
         gh = np.empty((3 * hidden, n), dtype=dtype)
@@ -478,13 +510,14 @@ class GRUSequence(Function):
             np.subtract(hs[t], nt, out=h)                  # hₜ = nₜ + zₜ ⊙ (hₜ₋₁ − nₜ)
             h *= z
             h += nt
-        ctx.save(x, hs, gi, hn, ns, w_ih, w_hh, truncate)
+        ctx.save(xh, gi, hn, ns, w_ih, w_hh, truncate)
         return _batch_first(hs[1:])
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray) -> tuple:
-        x, hs, gi, hn, ns, w_ih, w_hh, truncate = ctx.saved
+        xh, gi, hn, ns, w_ih, w_hh, truncate = ctx.saved
         t_len, hidden, n = ns.shape
+        hs = xh[:, 1 + w_ih.shape[1]:]
         r, z = gi[:, :hidden], gi[:, hidden:2 * hidden]
         dout = _features_by_batch(g, "gru.dout")
         # ∂L/∂(pre-activations fed by x) = δₜ ⊙ q[t]; fed by h: the same but r's candidate part times rₜ.
@@ -513,7 +546,7 @@ class GRUSequence(Function):
         need = ctx.needs_grad
         dgi = dgi.reshape(t_len, 3 * hidden, n)
         dgh = dgh.reshape(t_len, 3 * hidden, n)
-        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(dgi, x, hs[:-1], w_ih, need[0], dz_h=dgh)
+        dx, dw_ih, dw_hh, db_ih, db_hh = _weight_grads(dgi, xh, w_ih, need[0], dz_h=dgh)
         return (dx, dh.T.copy() if need[1] else None, dw_ih, dw_hh,
                 db_ih if need[4] else None, db_hh if need[5] else None)
 
