@@ -149,6 +149,46 @@ def test_fused_sequence_gradcheck(cell: str, n: int, t_len: int, size: int, hid:
         assert gradcheck(fn, inputs)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_fused_sequence_without_biases(cell: str) -> None:
+    """b_ih = b_hh = None: the stacked product's bias column is zero, and the gradients still match the cells."""
+    rng = np.random.default_rng(21)
+    x = Tensor(rng.standard_normal((2, 4, 3)), requires_grad=True)
+    h0 = Tensor(rng.standard_normal((2, 5)), requires_grad=True)
+    c0 = Tensor(rng.standard_normal((2, 5)), requires_grad=True)
+    w_ih, w_hh = _weights(rng, CELLS[cell], 3, 5)[:2]
+    fused, ref = _sequence_fn(cell, None), _chunked_reference(cell, None)
+    ours, want = fused(x, h0, c0, w_ih, w_hh, None, None), ref(x, h0, c0, w_ih, w_hh, None, None)
+    np.testing.assert_allclose(ours.data, want.data, atol=1e-12)
+    g = rng.standard_normal(ours.shape)
+    ours.backward(g)
+    got = [t.grad.copy() for t in (x, h0, w_ih, w_hh)]
+    for t in (x, h0, c0, w_ih, w_hh):
+        t.grad = None
+    want.backward(g)
+    for a, t in zip(got, (x, h0, w_ih, w_hh)):
+        np.testing.assert_allclose(a, t.grad, atol=1e-10)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_fused_sequence_float32_matches_float64(cell: str) -> None:
+    """The float32 path (what training and the benchmark run) agrees with float64 to float32 precision."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 20, 4))
+    ws = [w.data for w in _weights(rng, CELLS[cell], 4, 6, scale=0.4)]
+    results, g = [], None
+    for dtype in (np.float64, np.float32):
+        xt = Tensor(x.astype(dtype), requires_grad=True)
+        wt = [Tensor(w.astype(dtype), requires_grad=True) for w in ws]
+        out = _sequence_fn(cell, None)(xt, None, None, *wt)
+        g = rng.standard_normal(out.shape) if g is None else g
+        out.backward(g.astype(dtype))
+        results.append([out.data, xt.grad, *(w.grad for w in wt)])
+    for a64, a32 in zip(*results):
+        assert a32.dtype == np.float32
+        np.testing.assert_allclose(a32, a64, rtol=1e-4, atol=1e-5)
+
+
 def _sequence_fn(cell: str, truncate: int | None):  # noqa: ANN202
     """Output and final state(s) of the fused op, flattened into one tensor."""
     def fn(x, h0, c0, *w):  # noqa: ANN001, ANN202
