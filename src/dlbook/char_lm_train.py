@@ -21,10 +21,10 @@ from dlbook.models.char_lm import CharLM, evaluate_lm, train_char_lm
 ASSET = Path(__file__).parent / "assets" / "char_lstm.npz"
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # what chapter 3.4 runs live (about half a minute)
+    # what chapter 3.4 runs live (about ten seconds on one core)
     "quick": dict(cell="lstm", embedding_dim=32, hidden_size=128, num_layers=1, steps=600, batch_size=32,
                   seq_len=64, lr=3e-3, eval_every=100),
-    # the shipped checkpoint (a few minutes on one core)
+    # the shipped checkpoint (under four minutes on one core)
     "shipped": dict(cell="lstm", embedding_dim=48, hidden_size=256, num_layers=1, steps=3000, batch_size=32,
                     seq_len=100, lr=3e-3, eval_every=250),
 }
