@@ -266,3 +266,17 @@ def slider_changes_figure(page: Page, widget: Locator) -> SliderCheck:
     changed = before[1] != after[1] and before[2] != after[2]
     return SliderCheck(moved, changed, f"readout {before[0]!r} → {after[0]!r}; image "
                        f"{'changed' if changed else 'unchanged'} ({'new' if before[1] != after[1] else 'same'} src)")
+
+
+def slider_check_on(browser: Browser, url: str, model_id: str) -> tuple[SliderCheck, list[str]]:
+    """Open ``url``, wait for the widget ``model_id`` to show its figure, run :func:`slider_changes_figure`.
+
+    Returns the check and the off-host requests the page made.
+    """
+    page, _, external = open_page(browser, url)
+    try:
+        widget = view_of(page, model_id)
+        widget.locator("img").first.wait_for(timeout=15_000)
+        return slider_changes_figure(page, widget), external
+    finally:
+        page.close()

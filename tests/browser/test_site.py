@@ -15,9 +15,8 @@ from bookbrowser import (
     SITE,
     open_page,
     serve,
-    slider_changes_figure,
+    slider_check_on,
     toc_pages,
-    view_of,
     views_holding,
     widget_state,
 )
@@ -138,13 +137,7 @@ def test_moving_a_slider_changes_the_figure_on_every_explorer_page(site: str, br
         pytest.skip("no table-of-contents page has a static explorer yet (test_fixture_* cover the mechanism)")
     failures = []
     for path, model_id in pages:
-        page, _, _ = open_page(browser, site + path)
-        try:
-            widget = view_of(page, model_id)
-            widget.locator("img").first.wait_for(timeout=15_000)
-            check = slider_changes_figure(page, widget)
-        finally:
-            page.close()
+        check, _ = slider_check_on(browser, site + path, model_id)
         if not check.ok:
             failures.append(f"{path}: {check.detail}")
     assert not failures, failures

@@ -13,7 +13,7 @@ from pathlib import Path
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import pytest
-from bookbrowser import ROOT, open_page, serve, slider_changes_figure, view_of
+from bookbrowser import ROOT, serve, slider_check_on
 from ipywidgets.embed import embed_minimal_html
 
 from dlbook.widgets.base import Explorer
@@ -57,13 +57,7 @@ def fixture_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, tuple[
 @pytest.mark.parametrize("linked", [True, False], ids=["linked", "unlinked"])
 def test_slider_check_passes_only_when_frames_are_linked(browser, fixture_pages, linked: bool) -> None:
     url, model_id = fixture_pages[linked]
-    page, _, external = open_page(browser, url)
-    try:
-        widget = view_of(page, model_id)
-        widget.locator("img").first.wait_for(timeout=15_000)
-        check = slider_changes_figure(page, widget)
-    finally:
-        page.close()
+    check, external = slider_check_on(browser, url, model_id)
     assert not external
     assert check.slider_moved, check.detail  # the reader's key press moved the slider in both variants
     assert check.figure_changed is linked, check.detail

@@ -221,11 +221,17 @@ def _stacked_weights(bias: np.ndarray | None, w_ih: np.ndarray, w_hh: np.ndarray
     return w
 
 
+def _transposed(a: np.ndarray, axes: tuple[int, ...], tag: str) -> np.ndarray:
+    """``a.transpose(axes)`` copied into a contiguous scratch buffer (a temporary of one call)."""
+    view = a.transpose(axes)
+    out = scratch(tag, view.shape, a.dtype)
+    np.copyto(out, view)
+    return out
+
+
 def _features_by_batch(g: np.ndarray, tag: str) -> np.ndarray:
     """A batch-first (N, T, D) array as step-major (T, D, N), copied into a scratch buffer."""
-    out = scratch(tag, (g.shape[1], g.shape[2], g.shape[0]), g.dtype)
-    np.copyto(out, g.transpose(1, 2, 0))
-    return out
+    return _transposed(g, (1, 2, 0), tag)
 
 
 def _batch_first(states: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -235,8 +241,7 @@ def _batch_first(states: np.ndarray, out: np.ndarray | None = None) -> np.ndarra
     and together they are 1.7× faster than one copy that gathers every element.
     """
     t_len, hidden, n = states.shape
-    steps = scratch("rnn.batch_first", (t_len, n, hidden), states.dtype)
-    np.copyto(steps, states.transpose(0, 2, 1))
+    steps = _transposed(states, (0, 2, 1), "rnn.batch_first")
     if out is None:
         out = np.empty((n, t_len, hidden), dtype=states.dtype)
     np.copyto(out, steps.transpose(1, 0, 2))
@@ -267,13 +272,10 @@ def _weight_grads(dz: np.ndarray, xh: np.ndarray, w_ih: np.ndarray, need_dx: boo
     split = 1 + w_ih.shape[1]                     # columns of [1; x] in a row of ``rows``
 
     def columns(a: np.ndarray, tag: str) -> np.ndarray:       # (T, G·H, N) -> (G·H, T·N)
-        out = scratch(tag, (gh, t_len, n), a.dtype)
-        np.copyto(out, a.transpose(1, 0, 2))
-        return out.reshape(gh, t_len * n)
+        return _transposed(a, (1, 0, 2), tag).reshape(gh, t_len * n)
 
-    rows = scratch("rnn.rows", (t_len, n, xh.shape[1]), xh.dtype)   # row t·N + n: [1; xₜ; hₜ₋₁] of sample n
-    np.copyto(rows, xh[:-1].transpose(0, 2, 1))
-    rows = rows.reshape(t_len * n, -1)
+    # row t·N + n: [1; xₜ; hₜ₋₁] of sample n
+    rows = _transposed(xh[:-1], (0, 2, 1), "rnn.rows").reshape(t_len * n, -1)
     flat = columns(dz, "rnn.dz")
     if dz_h is None:
         dw = flat @ rows                                  # [db | dW_ih | dW_hh]

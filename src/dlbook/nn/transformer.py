@@ -84,7 +84,8 @@ def _activation(name: str) -> Module:
 
 class _FeedForward(Module):
     """What both layers share: the position-wise feed-forward part, linear2(dropout(act(linear1(x)))),
-    and the self-attention sub-layer (which keeps its weights for display when asked)."""
+    the self-attention sub-layer (which keeps its weights for display when asked), and one LayerNorm and
+    one Dropout per residual sub-layer (``norm1``, ``dropout1``, … as PyTorch names them)."""
 
     def _init_ff(self, d_model: int, dim_feedforward: int, dropout: float, activation: str,
                  rng: np.random.Generator, dtype: Any) -> None:
@@ -93,6 +94,15 @@ class _FeedForward(Module):
         self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
         self.activation = _activation(activation)
         self.keep_weights = False
+
+    def _init_residuals(self, sublayers: int, d_model: int, dropout: float, norm_first: bool,
+                        rng: np.random.Generator, dtype: Any) -> None:
+        for k in range(1, sublayers + 1):
+            setattr(self, f"norm{k}", LayerNorm(d_model, dtype=dtype))
+        for k in range(1, sublayers + 1):
+            setattr(self, f"dropout{k}", Dropout(dropout, rng=rng))
+        self.norm_first = bool(norm_first)
+        self.last_attn_weights: np.ndarray | None = None
 
     def _ff(self, x: Tensor) -> Tensor:
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
@@ -122,12 +132,7 @@ class TransformerEncoderLayer(_FeedForward):
         super().__init__()
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, rng=rng, dtype=dtype)
         self._init_ff(d_model, dim_feedforward, dropout, activation, rng, dtype)
-        self.norm1 = LayerNorm(d_model, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, dtype=dtype)
-        self.dropout1 = Dropout(dropout, rng=rng)
-        self.dropout2 = Dropout(dropout, rng=rng)
-        self.norm_first = bool(norm_first)
-        self.last_attn_weights: np.ndarray | None = None
+        self._init_residuals(2, d_model, dropout, norm_first, rng, dtype)
 
     def forward(self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None,
                 is_causal: bool = False) -> Tensor:
@@ -156,14 +161,7 @@ class TransformerDecoderLayer(_FeedForward):
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, rng=rng, dtype=dtype)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, rng=rng, dtype=dtype)
         self._init_ff(d_model, dim_feedforward, dropout, activation, rng, dtype)
-        self.norm1 = LayerNorm(d_model, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, dtype=dtype)
-        self.norm3 = LayerNorm(d_model, dtype=dtype)
-        self.dropout1 = Dropout(dropout, rng=rng)
-        self.dropout2 = Dropout(dropout, rng=rng)
-        self.dropout3 = Dropout(dropout, rng=rng)
-        self.norm_first = bool(norm_first)
-        self.last_attn_weights: np.ndarray | None = None
+        self._init_residuals(3, d_model, dropout, norm_first, rng, dtype)
         self.last_cross_weights: np.ndarray | None = None
 
     def _ca(self, x: Tensor, memory: Tensor, mask: Any, padding: Any) -> Tensor:
