@@ -43,11 +43,25 @@ ASSET = Path(__file__).parent / "assets" / "gpt_news_small.npz"
 PRESETS: dict[str, dict[str, Any]] = {
     # tests and the chapter's live run: seconds to a minute
     "tiny": dict(model="tiny", steps=300, batch_size=16, lr=3e-3, warmup=30, min_lr=3e-4, weight_decay=0.01,
-                 clip=1.0, eval_every=100, eval_windows=64, min_freq=5),
-    # the shipped checkpoint: a few minutes of one CPU core
+                 clip=1.0, eval_every=100, eval_windows=64, min_freq=5, dropout=0.0, vocab="news",
+                 save_every=100),
+    # the first shipped checkpoint: a few minutes of one CPU core
     "small": dict(model="small", steps=800, batch_size=32, lr=2e-3, warmup=80, min_lr=1e-4, weight_decay=0.01,
-                  clip=1.0, eval_every=100, eval_windows=128, min_freq=5),
+                  clip=1.0, eval_every=100, eval_windows=128, min_freq=5, dropout=0.0, vocab="news",
+                  save_every=100),
+    # the long runs of Part IV (about two hours of one core each): several passes over the news text, so
+    # dropout and weight decay keep the model from memorising it; the vocabulary also covers the
+    # training reviews that 5.3 fine-tunes on
+    "base": dict(model="base", steps=5600, batch_size=16, lr=2e-3, warmup=200, min_lr=2e-4, weight_decay=0.1,
+                 clip=1.0, eval_every=500, eval_windows=None, min_freq=5, dropout=0.1, vocab="news+reviews",
+                 save_every=100),
+    "wide": dict(model="wide", steps=4000, batch_size=16, lr=1.5e-3, warmup=200, min_lr=1.5e-4, weight_decay=0.1,
+                 clip=1.0, eval_every=500, eval_windows=None, min_freq=5, dropout=0.1, vocab="news+reviews",
+                 save_every=100),
 }
+
+#: Texts a vocabulary can be fitted on (training splits only).
+VOCABS = ("news", "news+reviews")
 
 
 @dataclass
@@ -65,16 +79,30 @@ class NewsData:
         return unigram_loss(self.train, self.val, self.tokenizer.vocab_size)
 
 
-_DATA: dict[int, NewsData] = {}
+_DATA: dict[tuple[int, str], NewsData] = {}
 
 
-def load_news_data(min_freq: int = 5) -> NewsData:
-    """People's Daily as character ids; the vocabulary keeps characters seen ``min_freq`` times in training text."""
-    if min_freq not in _DATA:
+def load_news_data(min_freq: int = 5, vocab: str = "news") -> NewsData:
+    """People's Daily as character ids.
+
+    The vocabulary keeps characters seen ``min_freq`` times in the training
+    text: the news alone (``vocab="news"``), or the news and the training
+    reviews (``"news+reviews"``, so the fine-tuning text of 5.3 has few
+    ``<unk>``).  Validation and test text never choose the vocabulary.
+    """
+    if vocab not in VOCABS:
+        raise ValueError(f"vocab must be one of {VOCABS}, got {vocab!r}")
+    key = (min_freq, vocab)
+    if key not in _DATA:
         news = load_news()
-        tok = CharTokenizer.fit(news.train, min_freq=min_freq)
-        _DATA[min_freq] = NewsData(tok, tok.encode(news.train), tok.encode(news.val), tok.encode(news.test))
-    return _DATA[min_freq]
+        text = news.train
+        if vocab == "news+reviews":
+            from dlbook.data.chinese import load_reviews
+
+            text = text + "\n" + "\n".join(load_reviews().train_text)
+        tok = CharTokenizer.fit(text, min_freq=min_freq)
+        _DATA[key] = NewsData(tok, tok.encode(news.train), tok.encode(news.val), tok.encode(news.test))
+    return _DATA[key]
 
 
 @dataclass
@@ -133,6 +161,16 @@ def _settings(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
 
 
+def _dropout_rng(model: GPT) -> np.random.Generator | None:
+    """The generator every Dropout layer of ``model`` draws its masks from (they share the model's rng)."""
+    from dlbook.nn.dropout import Dropout
+
+    rngs = {id(m.rng): m.rng for _, m in model.named_modules() if isinstance(m, Dropout)}
+    if len(rngs) > 1:
+        raise RuntimeError("the model's Dropout layers draw from several generators; resume cannot restore them")
+    return next(iter(rngs.values()), None)
+
+
 def _save(path: Path, model: GPT, data: NewsData, opt: AdamW, settings: dict[str, Any], seed: int, step: int,
           history: PretrainHistory, batch_rng: np.random.Generator, weights_only: bool) -> None:
     extra = history.arrays()
@@ -141,7 +179,42 @@ def _save(path: Path, model: GPT, data: NewsData, opt: AdamW, settings: dict[str
     if not weights_only:
         extra.update({f"opt_{k}": v for k, v in opt.state_dict().items()})
         info["batch_rng"] = batch_rng.bit_generator.state
+        drop = _dropout_rng(model)
+        if drop is not None:
+            info["dropout_rng"] = drop.bit_generator.state
     save_gpt(path, model, data.tokenizer, extra, info)
+
+
+def best_path(out: str | Path) -> Path:
+    """Where a run saved at ``out`` keeps its best-validation weights: ``name.best.npz`` beside it."""
+    out = Path(out)
+    return out.with_name(out.name.removesuffix(".npz") + ".best.npz")
+
+
+class _StopRequest:
+    """Turns SIGTERM / SIGINT into a flag the training loop checks after each step, so it saves and exits."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequest:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():   # handlers can only be set there
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
 def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None, resume: bool = False,
@@ -150,14 +223,18 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
     """Pretrain the GPT of ``preset`` from ``seed``; returns (model, history).
 
     ``overrides`` change a preset's settings (e.g. ``steps=50``).  With ``out``
-    the run is saved there every ``eval_every`` steps and at the end; with
-    ``resume`` it first loads ``out`` and continues from its step.
-    ``stop_after`` stops (and saves) after that many steps in all, as if the
-    run had been interrupted — the schedule still follows ``steps``.
+    the run is saved there every ``save_every`` steps and at the end (atomically:
+    an interrupted save keeps the previous file), and the weights with the best
+    validation loss so far are kept in :func:`best_path` ``(out)``; with ``resume``
+    it first loads ``out`` and continues from its step.  ``stop_after`` stops
+    (and saves) after that many steps in all, as if the run had been
+    interrupted — the schedule still follows ``steps``.  SIGTERM or Ctrl-C
+    saves at the end of the current step and returns.  A non-finite loss stops
+    the run with an error naming the step and the learning rate.
     """
     s = _settings(preset, overrides)
-    data = load_news_data(s["min_freq"])
-    config = GPTConfig.preset(s["model"], data.tokenizer.vocab_size)
+    data = load_news_data(s["min_freq"], s["vocab"])
+    config = GPTConfig.preset(s["model"], data.tokenizer.vocab_size, dropout=s["dropout"])
     model = GPT(config, rng=np.random.default_rng(seed))
     opt = AdamW(model.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
     warmup = min(s["warmup"], max(1, s["steps"] // 10))   # short runs (tests) warm up for a tenth of the run
@@ -181,6 +258,9 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
         sched.last_step = step
         opt.lr = _lr_at(sched, step)
         batch_rng.bit_generator.state = ck["batch_rng"]
+        drop = _dropout_rng(model)
+        if drop is not None and "dropout_rng" in ck:
+            drop.bit_generator.state = ck["dropout_rng"]
         history = PretrainHistory.from_arrays(extra)
 
     from tqdm.auto import tqdm
@@ -188,20 +268,31 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
     end = s["steps"] if stop_after is None else min(s["steps"], stop_after)
     bar = tqdm(total=end, initial=step, disable=not progress, desc=f"pretraining ({preset})", leave=False)
     start = time.perf_counter() - history.seconds
+    best = min(history.val_loss, default=float("inf"))
     model.train()
-    while step < end:
-        x, y = random_windows(data.train, s["batch_size"], config.context, batch_rng)
-        history.loss.append(train_step(model, opt, sched, x, y, s["clip"]))
-        step += 1
-        history.step.append(step)
-        if step % s["eval_every"] == 0 or step == s["steps"]:
-            history.val_step.append(step)
-            history.val_loss.append(evaluate(model, data.val, s["eval_windows"]))
-            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val=f"{history.val_loss[-1]:.3f}")
-            if out is not None and step < end:
+    with _StopRequest() as stop:
+        while step < end and stop.signal is None:
+            x, y = random_windows(data.train, s["batch_size"], config.context, batch_rng)
+            lr = opt.lr
+            loss = train_step(model, opt, sched, x, y, s["clip"])
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"training diverged: loss {loss} at step {step + 1} (learning rate {lr:.3g}); "
+                                         "lower lr or raise warmup")
+            history.loss.append(loss)
+            step += 1
+            history.step.append(step)
+            if step % s["eval_every"] == 0 or step == s["steps"]:
+                history.val_step.append(step)
+                history.val_loss.append(evaluate(model, data.val, s["eval_windows"]))
+                bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val=f"{history.val_loss[-1]:.3f}")
+                if out is not None and history.val_loss[-1] < best:
+                    best = history.val_loss[-1]
+                    history.seconds = time.perf_counter() - start
+                    _save(best_path(out), model, data, opt, s, seed, step, history, batch_rng, True)
+            if out is not None and step % s["save_every"] == 0 and step < end:
                 history.seconds = time.perf_counter() - start
                 _save(out, model, data, opt, s, seed, step, history, batch_rng, weights_only)
-        bar.update(1)
+            bar.update(1)
     bar.close()
     history.seconds = time.perf_counter() - start
     if out is not None:
@@ -220,7 +311,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small", help=f"one of {sorted(PRESETS)}")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ASSET)
+    parser.add_argument("--out", type=Path, required=True,
+                        help="where to write the checkpoint (never a shipped file by default)")
     parser.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --out")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps (to resume later)")
@@ -228,7 +320,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     model, history = pretrain(args.preset, args.seed, args.out, args.resume, args.stop_after, args.weights_only,
                               steps=args.steps)
-    data = load_news_data(PRESETS[args.preset]["min_freq"]) if args.preset in PRESETS else None
+    p = PRESETS[args.preset]
+    data = load_news_data(p["min_freq"], p["vocab"])
     last = history.val_loss[-1] if history.val_loss else float("nan")
     print(f"{args.out}: step {history.step[-1] if history.step else 0}, validation loss {last:.4f} nats/char "
           f"(unigram {data.unigram_val_loss:.4f}), {history.seconds:.1f} s")

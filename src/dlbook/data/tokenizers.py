@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from dlbook._io import atomic_write
+
 UNK = "<unk>"
 
 
@@ -37,9 +39,9 @@ class TokenizerBase:
         return 0
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the tokenizer to ``path`` as UTF-8 JSON."""
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
+        """Write the tokenizer to ``path`` as UTF-8 JSON, atomically (a failed save leaves the old file)."""
+        data = self.to_json().encode("utf-8")   # encoding errors surface before the file is touched
+        atomic_write(path, lambda f: f.write(data))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Any:

@@ -32,6 +32,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(context=64, d_model=64, n_layers=2, n_heads=4, d_ff=256),
     # the shipped pretraining run and the benchmark shape: d=128, 4 layers, 4 heads, context 64
     "small": dict(context=64, d_model=128, n_layers=4, n_heads=4, d_ff=512),
+    # the long pretraining runs of Part IV: context 128, width 192 or 256
+    "base": dict(context=128, d_model=192, n_layers=4, n_heads=4, d_ff=768),
+    "wide": dict(context=128, d_model=256, n_layers=4, n_heads=4, d_ff=1024),
 }
 
 
@@ -58,7 +61,7 @@ class GPTConfig:
 
     @classmethod
     def preset(cls, name: str, vocab_size: int, **overrides: Any) -> GPTConfig:
-        """The config of preset ``name`` ("tiny" or "small") for a vocabulary of ``vocab_size``."""
+        """The config of preset ``name`` (a key of :data:`PRESETS`) for a vocabulary of ``vocab_size``."""
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
         return cls(vocab_size=vocab_size, **{**PRESETS[name], **overrides})
