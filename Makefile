@@ -9,8 +9,15 @@ export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb))
+NOTEBOOKS ?= $(sort $(wildcard chapters/*.ipynb))
 NBVAL := -p nbval --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env -p no:cacheprovider
+# The AVX2 profile: numpy's AVX-512 code paths switched off and OpenBLAS's Haswell kernels. Stored outputs are
+# made with it (`make run`) and checked with it as well as with whatever this CPU offers (`make notebooks`),
+# so a laptop without AVX-512 and a server with it reproduce the same outputs.
+AVX2_PROFILE := NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS_CORETYPE=Haswell
+# Notebooks draw with the kernel's inline backend whatever backend the caller's environment asks for
+# (MPLBACKEND=Agg on a headless machine would store no figures).
+NB_ENV := env -u MPLBACKEND
 
 .PHONY: sysdeps book test unit notebooks build-strict lab run vendor lint bench clean serve
 
@@ -41,8 +48,13 @@ lint:
 unit:
 	$(PY) -m pytest tests -q --ignore=tests/browser
 
+## make notebooks: nbval strict on this CPU's numpy paths, then (where the CPU has AVX-512) on the AVX2 profile
 notebooks:
-	$(PY) -m pytest $(NBVAL) -q $(NOTEBOOKS)
+	$(NB_ENV) $(PY) -m pytest $(NBVAL) -q $(NOTEBOOKS)
+	@if $(PY) scripts/cpu_features.py --has-avx512; then \
+		echo "numpy used AVX-512 above; the notebooks again on the AVX2 profile:"; \
+		$(NB_ENV) $(AVX2_PROFILE) $(PY) -m pytest $(NBVAL) -q $(NOTEBOOKS); \
+	else echo "no AVX-512 on this CPU: the run above already took numpy's AVX2 paths"; fi
 
 build-strict:
 	$(PY) scripts/build_book.py --strict
@@ -52,7 +64,7 @@ browser:
 
 ## make run NB=chapters/x.ipynb: execute one notebook in place, storing its outputs
 run: $(VENV)/.installed
-	$(PY) scripts/run_notebook.py $(NB)
+	$(NB_ENV) $(AVX2_PROFILE) $(PY) scripts/run_notebook.py $(NB)
 
 ## make serve [PREFIX=/dlbook/]: the built book on http://127.0.0.1:8000/ (under PREFIX, as GitHub Pages serves it)
 serve:
