@@ -81,6 +81,83 @@ def test_lora_gradcheck() -> None:
     assert gradcheck(f, [x, a, b])
 
 
+def _lora_layer(seed: int, bias: bool = True, dtype: type = np.float64) -> LoRALinear:
+    """A LoRA layer (in 5, out 4, rank 2) whose B is non-zero, as after some training."""
+    rng = np.random.default_rng(seed)
+    lora = LoRALinear(nn.Linear(5, 4, bias=bias, rng=rng, dtype=dtype), rank=2, alpha=3.0, rng=rng)
+    lora.lora_B.data[:] = rng.standard_normal((4, 2))
+    return lora
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_lora_forward_equals_the_merged_formula(bias: bool) -> None:
+    """Verifies (eq-lora): the two-path forward x Wᵀ + b + (α/r)(x Aᵀ)Bᵀ equals x (W + (α/r) B A)ᵀ + b."""
+    lora = _lora_layer(5, bias)
+    x = np.random.default_rng(6).standard_normal((2, 3, 5))
+    W, A, B = lora.base.weight.data, lora.lora_A.data, lora.lora_B.data
+    merged = x @ (W + lora.scaling * B @ A).T + (lora.base.bias.data if bias else 0.0)
+    np.testing.assert_allclose(lora(Tensor(x)).data, merged, rtol=1e-12, atol=1e-12)
+
+
+def test_lora_backward_forms_no_full_size_weight_gradient() -> None:
+    """W is frozen: no gradient reaches it, and no op's backward returns an (out, in) = (4, 5) array."""
+    from dlbook.autograd import _topological_order
+
+    lora = _lora_layer(7)
+    x = Tensor(np.random.default_rng(8).standard_normal((3, 5)), requires_grad=True)
+    loss = F.sum(F.mul(lora(x), lora(x)))
+    shapes: list[tuple[int, ...]] = []
+
+    def recording(fn: type) -> type:
+        def backward(ctx: object, g: np.ndarray) -> object:
+            grads = fn.backward(ctx, g)
+            shapes.extend(np.shape(gr) for gr in (grads if isinstance(grads, tuple) else (grads,)) if gr is not None)
+            return grads
+        return type(fn.__name__, (fn,), {"backward": staticmethod(backward)})
+
+    for node in _topological_order(loss):
+        if node._fn is not None:
+            node._fn = recording(node._fn)
+    loss.backward()
+    assert shapes, "no backward step was recorded"
+    assert (4, 5) not in shapes, shapes
+    assert lora.base.weight.grad is None and lora.base.bias.grad is None
+    assert lora.lora_A.grad.shape == (2, 5) and lora.lora_B.grad.shape == (4, 2) and x.grad.shape == (3, 5)
+
+
+def test_lora_merge_unmerge() -> None:
+    """merge() folds W + (α/r) B A for inference (same outputs), unmerge() restores the training form exactly."""
+    lora = _lora_layer(9)
+    x = Tensor(np.random.default_rng(10).standard_normal((6, 5)))
+    state = lora.state_dict()
+    with no_grad():
+        unmerged = lora(x).data.copy()
+        assert lora.merge() is lora and lora.is_merged and "merged" in repr(lora)
+        merged = lora(x).data.copy()
+    np.testing.assert_allclose(merged, unmerged, rtol=1e-12, atol=1e-12)
+    assert all(np.array_equal(v, lora.state_dict()[k]) for k, v in state.items())   # parameters untouched
+    with pytest.raises(RuntimeError, match="unmerge"):
+        lora(x)                                          # a graph through the merged matrix would skip A and B
+    lora.unmerge()
+    assert not lora.is_merged
+    assert np.array_equal(lora(x).data, unmerged)
+
+
+def test_lora_optimiser_holds_state_for_the_adapters_only() -> None:
+    rng = np.random.default_rng(11)
+    model = Tiny(rng)
+    apply_lora(model, rank=2, alpha=4.0, rng=rng)         # freeze_rest: only A and B stay trainable
+    opt = AdamW(trainable_parameters(model), lr=0.01)
+    adapters = [m for _, m in model.named_modules() if isinstance(m, LoRALinear)]
+    expected = {id(p) for m in adapters for p in (m.lora_A, m.lora_B)}
+    assert {id(p) for p in opt.params} == expected
+    assert sum(m.size for m in opt.m) == sum(lora_parameter_count(m.in_features, m.out_features, 2)
+                                             for m in adapters)
+    loss = F.cross_entropy(model(rng.integers(0, 11, size=(2, 3))), np.array([0, 1]))
+    loss.backward()
+    assert all(p.grad is None for n, p in model.named_parameters() if "lora_" not in n)
+
+
 def test_apply_lora_merge_equality_and_counts() -> None:
     rng = np.random.default_rng(2)
     model = Tiny(rng)

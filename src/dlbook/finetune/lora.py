@@ -7,9 +7,17 @@ is restricted to rank r:
 
 A starts random (so the adapter can learn), B at zero (so the adapted model
 starts *exactly* as the pretrained one).  Only r·(in + out) numbers per layer
-are trained instead of in·out.  After training, ``W + (α/r) B A`` can be
-folded into one matrix (:func:`merge_lora`): the adapted model then costs
-nothing extra at inference.
+are trained instead of in·out.
+
+In training the two terms are computed apart, as the equation reads: the
+frozen product x Wᵀ + b, and the adapter's path through the r-wide bottleneck,
+(α/r)(x Aᵀ) Bᵀ.  So the backward pass never forms an out × in weight gradient
+(W is frozen, and dL/dA = (α/r)(dL/dh B)ᵀ x, dL/dB = (α/r) dL/dhᵀ (x Aᵀ) are
+r × in and out × r), and the optimiser holds state for A and B only.  After
+training, ``W + (α/r) B A`` can be folded into one matrix for inference —
+in place with :meth:`LoRALinear.merge` (undone by :meth:`LoRALinear.unmerge`),
+or for good with :func:`merge_lora` — and the adapted model then costs nothing
+extra.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import numpy as np
 
 from dlbook import functional as F
 from dlbook._checks import check_positive_int
-from dlbook.autograd import Tensor, no_grad
+from dlbook.autograd import Tensor, is_grad_enabled, no_grad
 from dlbook.nn.linear import Linear
 from dlbook.nn.module import Module, Parameter
 
@@ -37,9 +45,11 @@ class LoRALinear(Module):
     (rank, in_features) ~ N(0, 1/in_features) from ``rng``; ``lora_B``:
     (out_features, rank) = 0; ``scaling`` = alpha / rank.
 
-    ``weight`` is the effective matrix W + (α/r) B A as a differentiable
-    Tensor, so a parent that reads ``layer.weight`` (rather than calling the
-    layer) is adapted too; ``bias`` is the base bias.
+    :meth:`forward` computes x Wᵀ + b + (α/r)(x Aᵀ) Bᵀ without ever forming the
+    full-size product B A.  ``weight`` is the effective matrix W + (α/r) B A as a
+    differentiable Tensor, for a parent that reads ``layer.weight`` rather than
+    calling the layer (cross-attention slices ``in_proj.weight``); that path does
+    build an out × in gradient.  ``bias`` is the base bias.
     """
 
     def __init__(self, base: Linear, rank: int, alpha: float, *, rng: np.random.Generator) -> None:
@@ -59,6 +69,8 @@ class LoRALinear(Module):
         self.lora_A = Parameter((rng.standard_normal((rank, base.in_features)) / math.sqrt(base.in_features))
                                 .astype(dtype))
         self.lora_B = Parameter(np.zeros((base.out_features, rank), dtype=dtype))
+        # W + (α/r) B A while merged for inference (a plain array: not a parameter, not in the state dict)
+        self._merged_weight: np.ndarray | None = None
 
     @property
     def weight(self) -> Tensor:
@@ -69,9 +81,44 @@ class LoRALinear(Module):
     def bias(self) -> Parameter | None:
         return self.base.bias
 
+    @property
+    def is_merged(self) -> bool:
+        """True between :meth:`merge` and :meth:`unmerge`."""
+        return self._merged_weight is not None
+
     def forward(self, x: Tensor) -> Tensor:
-        """W x + b + (α/r) B A x, computed as one linear map with the effective weight (eq-lora)."""
-        return F.linear(x, self.weight, self.base.bias)
+        """x Wᵀ + b + (α/r)(x Aᵀ) Bᵀ: (..., in_features) -> (..., out_features) (eq-lora).
+
+        The frozen path and the adapter path are two products; the adapter's
+        goes through the r-wide bottleneck x Aᵀ: (..., rank), and α/r scales
+        that small array rather than the full-size output.  When merged, one
+        product with the folded matrix.
+        """
+        if self._merged_weight is not None:
+            if is_grad_enabled() and (self.lora_A.requires_grad or self.lora_B.requires_grad):
+                # A and B are not in the merged graph: training now would silently leave them unchanged
+                raise RuntimeError("LoRALinear is merged (for inference): call unmerge() before training, "
+                                   "or run it under no_grad()")
+            return F.linear(x, self._merged_weight, self.base.bias)
+        frozen = self.base(x)                                          # x Wᵀ + b; W gets no gradient
+        low = F.mul(F.linear(x, self.lora_A), self.scaling)            # (α/r) x Aᵀ: (..., rank)
+        return F.add(frozen, F.linear(low, self.lora_B))               # + (α/r)(x Aᵀ) Bᵀ
+
+    def merge(self) -> LoRALinear:
+        """Fold the adapter into one matrix W + (α/r) B A for inference; returns ``self``.
+
+        The parameters (and so the state dict) are left unchanged — the folded
+        matrix is held beside them — so :meth:`unmerge` restores the training
+        form exactly.  Change A or B only after unmerging.
+        """
+        with no_grad():
+            self._merged_weight = self.weight.data.copy()
+        return self
+
+    def unmerge(self) -> LoRALinear:
+        """Undo :meth:`merge`: back to the two-path form that training needs; returns ``self``."""
+        self._merged_weight = None
+        return self
 
     def merged(self) -> Linear:
         """A plain ``nn.Linear`` holding W + (α/r) B A (trainable again, like the original layer)."""
@@ -87,7 +134,7 @@ class LoRALinear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, " \
-               f"alpha={self.alpha:g}"
+               f"alpha={self.alpha:g}{', merged' if self.is_merged else ''}"
 
 
 def _parent_and_name(model: Module, dotted: str) -> tuple[Module, str]:
