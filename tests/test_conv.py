@@ -174,6 +174,53 @@ def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order() -> None:
     np.testing.assert_array_equal(xt.grad[0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
 
 
+def _max_pool_grad_by_loops(x: np.ndarray, k: int, s: int, g: np.ndarray) -> np.ndarray:
+    """Each window sends its gradient to its first maximum (row-major); no padding."""
+    gx = np.zeros_like(x)
+    for b, c, i, j in np.ndindex(g.shape):
+        window = x[b, c, i * s:i * s + k, j * s:j * s + k]
+        m, n = np.unravel_index(np.argmax(window), window.shape)
+        gx[b, c, i * s + m, j * s + n] += g[b, c, i, j]
+    return gx
+
+
+@pytest.mark.parametrize("k, s", [(1, 2), (2, 3), (1, 3), (2, 2), (3, 2), (2, 1)])
+def test_max_pool_gradient_is_zero_between_windows(k: int, s: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """stride > kernel leaves pixels that no window reads; their gradient is 0, never uninitialised memory.
+
+    ``np.empty_like`` is made to return NaN-filled memory so that any pixel the backward
+    pass does not write shows up (on the old code, k=1 s=2 gave 8e+295 here now and then).
+    """
+    real_empty_like = np.empty_like
+    monkeypatch.setattr(np, "empty_like", lambda a, *args, **kw: real_empty_like(a, *args, **kw) * np.nan)
+    rng = np.random.default_rng(k * 10 + s)
+    x = _t(rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7) * 0.1)
+    y = max_pool2d(x, k, s)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    # overlapping windows add several gradients into one pixel, in another order than the loops
+    np.testing.assert_allclose(x.grad, _max_pool_grad_by_loops(x.data, k, s, g), rtol=1e-13, atol=1e-15)
+
+
+def test_max_pool_routes_the_gradient_to_a_nan_as_pytorch_does() -> None:
+    """A NaN is the window's maximum: the output is NaN and the NaN gets the gradient (the last NaN of a window).
+
+    Values as PyTorch 2.x gives for max_pool2d(x, 2) / (x, 2, stride=1) and backward of ones.
+    """
+    xt = _t([[[[np.nan, 1.0], [2.0, 3.0]]]])
+    y = max_pool2d(xt, 2)
+    assert np.isnan(y.data).all()
+    y.backward(np.ones((1, 1, 1, 1)))
+    np.testing.assert_array_equal(xt.grad[0, 0], [[1, 0], [0, 0]])
+    xt = _t([[[[np.nan, 5.0, 1.0], [np.nan, 3.0, 2.0], [0.0, 0.0, 0.0]]]])
+    y = max_pool2d(xt, 2, 1)
+    np.testing.assert_array_equal(np.isnan(y.data[0, 0]), [[True, False], [True, False]])
+    np.testing.assert_array_equal(y.data[0, 0, :, 1], [5.0, 3.0])
+    y.backward(np.array([[[[1.0, 10.0], [100.0, 1000.0]]]]))
+    # windows (0,0) and (1,0) both hold NaNs; the last NaN of (0,0) in row-major order is x[1,0], of (1,0) x[1,0]
+    np.testing.assert_array_equal(xt.grad[0, 0], [[0, 10, 0], [101, 1000, 0], [0, 0, 0]])
+
+
 def test_gradient_of_a_convolution_is_a_convolution() -> None:
     """dL/dX = full correlation of dL/dY with the flipped kernel; dL/dK = correlation of X with dL/dY."""
     from scipy.signal import correlate2d

@@ -444,7 +444,9 @@ class MaxPool2d(Function):
     """Y[b, c, i, j] = max over the window of X[b, c, i·s + m, j·s + n].
 
     Backward: the gradient goes to the input that was the maximum; when several
-    inputs tie, to the first of them in row-major window order.
+    inputs tie, to the first of them in row-major window order.  A NaN in the
+    window is its maximum (the output is NaN) and takes the gradient, the last
+    NaN in window order when there are several, as PyTorch's CPU kernel does.
     """
 
     @staticmethod
@@ -461,16 +463,29 @@ class MaxPool2d(Function):
     @staticmethod
     def backward(ctx: Context, g: np.ndarray) -> np.ndarray:
         xp, y, kernel, stride, padding, out_size = ctx.saved
-        overlap = stride[0] < kernel[0] or stride[1] < kernel[1]
-        gxp = np.zeros_like(xp) if overlap or padding != (0, 0) or xp.shape[2:] != _covered(kernel, stride, out_size) \
-            else np.empty_like(xp)
+        offsets = _offsets(kernel)
+        nan_windows = np.isnan(y)
+        has_nan = bool(nan_windows.any())
+        # Plain assignment into uninitialised memory is only safe when the windows tile the input exactly:
+        # no overlap (a pixel in two windows needs +=), no gaps (stride > kernel leaves pixels no window
+        # writes), no padding, no rows or columns past the last window, and one write per pixel (no NaN pass).
+        accumulate = stride[0] < kernel[0] or stride[1] < kernel[1] or has_nan
+        tiles = stride == kernel and padding == (0, 0) and xp.shape[2:] == _covered(kernel, stride, out_size)
+        gxp = np.empty_like(xp) if tiles and not accumulate else np.zeros_like(xp)
         zero = np.zeros((), dtype=g.dtype)
-        unclaimed = np.ones(y.shape, dtype=bool)                      # windows whose maximum is not yet found
-        for m, n in _offsets(kernel):
+        unclaimed = ~nan_windows                                      # windows whose maximum is not yet found
+        if has_nan:
+            # y == x is False for NaN, so windows whose output is NaN are routed here: to their last NaN.
+            for m, n in reversed(offsets):
+                hit = np.isnan(_window(xp, m, n, stride, out_size))
+                hit &= nan_windows
+                nan_windows ^= hit
+                _scatter(gxp, m, n, stride, out_size, np.where(hit, g, zero), accumulate)
+        for m, n in offsets:
             hit = _window(xp, m, n, stride, out_size) == y
             hit &= unclaimed
             unclaimed ^= hit
-            _scatter(gxp, m, n, stride, out_size, np.where(hit, g, zero), overlap)
+            _scatter(gxp, m, n, stride, out_size, np.where(hit, g, zero), accumulate)
         return _unpad(gxp, padding)
 
 
