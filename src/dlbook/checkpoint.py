@@ -42,16 +42,22 @@ def save_checkpoint(path: str | os.PathLike, model: Module, config: dict[str, An
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, np.ndarray]]:
     """(parameter state, config, extra arrays) from a file written by :func:`save_checkpoint`."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if _CONFIG_KEY not in f.files:
-                raise ValueError(f"{path} is not a dlbook checkpoint (no {_CONFIG_KEY} entry)")
-            config = json.loads(f[_CONFIG_KEY].tobytes().decode())
-            state = {k[len("param/"):]: f[k] for k in f.files if k.startswith("param/")}
-            extra = {k[len("extra/"):]: f[k] for k in f.files if k.startswith("extra/")}
-    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        # a file cut to a few bytes is neither a zip nor a .npy, and np.load then takes it for a pickle
+        # (ValueError); a .npy file gives a bare array, not an archive
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(f"a single {type(loaded).__name__}, not an .npz archive")
+        with loaded as f:
+            files = list(f.files)
+            config = json.loads(f[_CONFIG_KEY].tobytes().decode()) if _CONFIG_KEY in files else None
+            state = {k[len("param/"):]: f[k] for k in files if k.startswith("param/")}
+            extra = {k[len("extra/"):]: f[k] for k in files if k.startswith("extra/")}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:   # ValueError: JSON and UTF-8 errors too
         if isinstance(err, FileNotFoundError):
             raise
         raise ValueError(f"{path} is not a readable dlbook checkpoint (truncated or corrupt file?): {err}") from err
+    if config is None:
+        raise ValueError(f"{path} is not a dlbook checkpoint (no {_CONFIG_KEY} entry)")
     if not isinstance(config, dict):
         raise ValueError(f"{path}: its config must be a JSON object, got {type(config).__name__}")
     return state, config, extra
