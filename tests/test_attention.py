@@ -95,6 +95,19 @@ def test_attention_gradcheck_random_shapes(n: int, h: int, length: int, s: int, 
     assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v)[0], [q, k, v])
 
 
+@pytest.mark.parametrize("q_batch, kv_batch", [((2, 3), (1, 3)), ((1, 3), (2, 1)), ((2, 3), (3,)), ((3,), (2, 3))])
+def test_attention_gradients_of_broadcast_batch_axes_keep_each_input_shape(q_batch: tuple, kv_batch: tuple) -> None:
+    """q's and k/v's leading axes broadcast; each gradient is summed back to its input's own shape."""
+    rng = np.random.default_rng(11)
+    q, k, v = _t(rng, *q_batch, 4, 3), _t(rng, *kv_batch, 5, 3), _t(rng, *kv_batch, 5, 2)
+    out, _ = F.scaled_dot_product_attention(q, k, v)
+    assert out.shape == (*np.broadcast_shapes(q_batch, kv_batch), 4, 2)
+    out.backward(rng.standard_normal(out.shape))
+    assert (q.grad.shape, k.grad.shape, v.grad.shape) == (q.shape, k.shape, v.shape)
+    # the same gradients as attention on explicitly repeated copies, summed over the copies
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v)[0], [q, k, v])
+
+
 def test_attention_dropout_gradcheck_and_expectation() -> None:
     rng = np.random.default_rng(4)
     q, k, v = _t(rng, 1, 2, 3, 4), _t(rng, 1, 2, 3, 4), _t(rng, 1, 2, 3, 4)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dlbook._checks import array_of, check_float
-from dlbook.autograd import Context, Function, Tensor
+from dlbook.autograd import Context, Function, Tensor, unbroadcast
 
 
 # ---- the kernels on plain arrays ------------------------------------------------
@@ -119,7 +119,8 @@ class ScaledDotProductAttention(Function):
     def backward(ctx: Context, g: np.ndarray) -> tuple:
         q, k, v, p, pd, keep, scale = ctx.saved
         gq, gk, gv = attention_backward_arrays(g, q, k, v, p, pd, keep, scale)
-        return gq, gk, gv, None, None, None, None
+        # q and k/v may have been broadcast against each other's batch axes: each copy's gradient adds up.
+        return unbroadcast(gq, q.shape), unbroadcast(gk, k.shape), unbroadcast(gv, v.shape), None, None, None, None
 
 
 def check_mask(name: str, mask: Any, target: tuple[int, ...]) -> np.ndarray:
@@ -141,7 +142,9 @@ def scaled_dot_product_attention(q: Any, k: Any, v: Any, attn_mask: Any = None, 
     """softmax(Q Kᵀ/√d_k) V.  Implements (eq-attention).
 
     q: (N, H, L, d_k), k: (N, H, S, d_k), v: (N, H, S, d_v) Tensors (any number
-    of leading axes works).  ``attn_mask``: bool, broadcastable to (N, H, L, S)
+    of leading axes works, and the leading axes of q and of k, v broadcast against
+    each other; each input's gradient is summed back to its own shape).
+    ``attn_mask``: bool, broadcastable to (N, H, L, S)
     (e.g. (L, S)), **True = may attend** (as ``torch.nn.functional.scaled_dot_product_attention``);
     ``is_causal``: query i attends to keys j ≤ i.  ``dropout_p`` > 0 drops
     weights at random (needs ``rng``).  ``scale`` defaults to 1/√d_k.
