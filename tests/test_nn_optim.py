@@ -81,6 +81,26 @@ def test_state_dict_round_trip_and_mismatches() -> None:
         b.load_state_dict(bad)
 
 
+def _same_state(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a)
+
+
+def test_load_state_dict_checks_everything_before_changing_anything() -> None:
+    """A bad entry late in the state must not leave the earlier parameters already replaced (S1)."""
+    model = MLP([3, 5, 4, 2], rng=np.random.default_rng(0))
+    before = model.state_dict()
+    good = MLP([3, 5, 4, 2], rng=np.random.default_rng(1)).state_dict()
+    last = list(good)[-1]
+    with pytest.raises(ValueError, match=rf"{last} has shape \(2,\), the state has \(7,\)"):
+        model.load_state_dict({**good, last: np.zeros(7)})
+    assert _same_state(model.state_dict(), before)
+    with pytest.raises(TypeError, match=rf"{last} must hold floating-point numbers, got dtype int8"):
+        model.load_state_dict({**good, last: np.zeros(2, dtype=np.int8)})
+    assert _same_state(model.state_dict(), before)
+    model.load_state_dict(good)
+    assert _same_state(model.state_dict(), good)
+
+
 def test_checkpoint_save_load_gives_the_same_outputs(tmp_path) -> None:
     model = MLP([4, 8, 3], rng=np.random.default_rng(0))
     path = tmp_path / "mlp.npz"
@@ -219,6 +239,91 @@ def test_optimiser_state_dict_resumes_exactly() -> None:
     q.grad = GRADS[2].copy()
     resumed.step()
     np.testing.assert_allclose(q.data, full[2], rtol=1e-14)
+
+
+def test_adam_counts_steps_per_parameter_as_pytorch() -> None:
+    """A parameter without a gradient on a step is not updated and its t does not advance (torch.optim.Adam).
+
+    ``b`` has gradients on the optimiser's steps 1 and 3 only: its update on step 3 uses the
+    bias correction of its own second update, t = 2, not the optimiser's t = 3.
+    """
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+    for cls in (optim.Adam, optim.AdamW):
+        a, b = nn.Parameter(W0.copy()), nn.Parameter(W0.copy())
+        opt = cls([a, b], lr=lr, betas=(b1, b2), eps=eps, weight_decay=0.0)
+        for step, g in enumerate(GRADS):
+            a.grad, b.grad = g.copy(), (g.copy() if step != 1 else None)
+            opt.step()
+        np.testing.assert_allclose(a.data, _adam_by_hand(lr, b1, b2, eps, 0.0, decoupled=False)[-1], rtol=1e-12)
+        w, m, v = W0.copy(), np.zeros(3), np.zeros(3)
+        for t, g in enumerate((GRADS[0], GRADS[2]), start=1):
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+            w = w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        np.testing.assert_allclose(b.data, w, rtol=1e-12)
+        assert opt.step_count == 3 and opt.param_steps == [3, 2]
+
+
+def test_adam_state_dict_keeps_per_parameter_counts_and_reads_old_states() -> None:
+    a, b = nn.Parameter(W0.copy()), nn.Parameter(W0.copy())
+    opt = optim.AdamW([a, b], lr=0.01)
+    a.grad = GRADS[0].copy()
+    opt.step()
+    state = opt.state_dict()
+    assert int(state["step.0"]) == 1 and int(state["step.1"]) == 0
+    fresh = optim.AdamW([nn.Parameter(W0.copy()), nn.Parameter(W0.copy())], lr=0.01)
+    fresh.load_state_dict(state)
+    assert fresh.param_steps == [1, 0] and fresh.step_count == 1
+    # a state saved before per-parameter counts existed: the one count applies to every parameter
+    old = {k: v for k, v in state.items() if not k.startswith("step.")}
+    fresh.load_state_dict(old)
+    assert fresh.param_steps == [1, 1]
+
+
+def test_optimiser_load_state_dict_checks_everything_before_changing_anything() -> None:
+    """Missing keys, wrong shapes and non-float buffers are refused by name, and the optimiser is unchanged (S1)."""
+    p = nn.Parameter(W0.copy())
+    opt = optim.Adam([p], lr=0.01)
+    p.grad = GRADS[0].copy()
+    opt.step()
+    before = opt.state_dict()
+    source = optim.Adam([nn.Parameter(W0.copy())], lr=0.01)
+    for g in GRADS:
+        source.params[0].grad = g.copy()
+        source.step()
+    good = source.state_dict()
+    bad_states = [
+        (ValueError, r"Adam.load_state_dict: missing keys \['v.0'\]", {k: v for k, v in good.items() if k != "v.0"}),
+        (ValueError, r"unexpected keys \['m.1'\]", {**good, "m.1": np.zeros(3)}),
+        (ValueError, r"m.0 has shape \(4,\), but params\[0\] has shape \(3,\)", {**good, "m.0": np.zeros(4)}),
+        (TypeError, r"v.0 must hold floating-point numbers, got dtype int64", {**good, "v.0": np.zeros(3, int)}),
+        (TypeError, r"step_count must be an integer scalar", {**good, "step_count": np.asarray(2.5)}),
+        (ValueError, r"step.0 must be >= 0, got -1", {**good, "step.0": np.asarray(-1)}),
+    ]
+    for error, message, state in bad_states:
+        with pytest.raises(error, match=message):
+            opt.load_state_dict(state)
+        assert _same_state(opt.state_dict(), before), message
+    sgd = optim.SGD([nn.Parameter(W0.copy())], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: missing keys \['velocity.0'\]"):
+        sgd.load_state_dict({"step_count": np.asarray(3)})
+    with pytest.raises(ValueError, match=r"velocity.0 has shape \(2,\)"):
+        sgd.load_state_dict({"step_count": np.asarray(3), "velocity.0": np.ones(2)})
+    assert sgd.step_count == 0 and np.all(sgd.velocity[0] == 0)
+    opt.load_state_dict(good)
+    assert _same_state(opt.state_dict(), good)
+
+
+def test_optimiser_params_must_be_an_iterable_of_distinct_parameters() -> None:
+    """``SGD(model.parameters)`` (the method) and a parameter given twice are refused by name (S6)."""
+    model = MLP([2, 3, 1], rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match=r"params must be an iterable of Parameters \(call it: model.parameters\(\)\), "
+                                        r"got method"):
+        optim.SGD(model.parameters, lr=0.1)
+    with pytest.raises(TypeError, match=r"params must be an iterable of Parameters, got Parameter"):
+        optim.Adam(model.parameters()[0], lr=0.1)
+    p = nn.Parameter(np.zeros(1))
+    with pytest.raises(ValueError, match=r"params\[2\] is the same Parameter as params\[0\]"):
+        optim.SGD([p, nn.Parameter(np.zeros(1)), p], lr=0.1)
 
 
 def test_float32_parameters_stay_float32() -> None:

@@ -104,16 +104,25 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the parameters; names and shapes must match exactly."""
+        """Copy arrays into the parameters; names and shapes must match exactly, values must be floats.
+
+        Every entry is checked before any parameter changes, so a bad state leaves the model as it was.
+        """
         own = dict(self.named_parameters())
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
             raise ValueError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        checked = {}
         for name, p in own.items():
-            value = np.asarray(state[name])
+            value = np.asarray(getattr(state[name], "data", state[name]))
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict: {name} has shape {p.shape}, the state has {value.shape}")
-            p.data = value.astype(p.dtype, copy=True)
+            # ints, bools or strings in a float parameter mean the wrong file or the wrong key, not weights
+            if value.dtype.kind != "f":
+                raise TypeError(f"load_state_dict: {name} must hold floating-point numbers, got dtype {value.dtype}")
+            checked[name] = value
+        for name, p in own.items():
+            p.data = checked[name].astype(p.dtype, copy=True)
 
     def extra_repr(self) -> str:
         return ""

@@ -8,7 +8,7 @@ import numpy as np
 
 from dlbook._checks import check_nonnegative
 from dlbook.nn.module import Parameter
-from dlbook.optim.optimizer import Optimizer, check_beta
+from dlbook.optim.optimizer import Optimizer, check_beta, check_state_keys, read_buffers, read_count
 
 
 class SGD(Optimizer):
@@ -44,5 +44,8 @@ class SGD(Optimizer):
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        super().load_state_dict(state)
-        self.velocity = [np.array(state[f"velocity.{i}"]) for i in range(len(self.params))]
+        """Restore :meth:`state_dict`'s arrays; all are checked (keys, shapes, dtypes) before any is used."""
+        keys = {"step_count"} | {f"velocity.{i}" for i in range(len(self.params))}
+        check_state_keys("SGD", state, keys)
+        step_count, velocity = read_count(state, "step_count"), read_buffers(state, "velocity", self.params)
+        self.step_count, self.velocity = step_count, velocity
