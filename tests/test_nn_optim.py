@@ -368,6 +368,40 @@ def test_clip_grad_norm() -> None:
     np.testing.assert_array_equal(a.grad, before)  # under the limit: untouched
 
 
+def test_schedule_refuses_negative_or_inverted_rates() -> None:
+    """min_lr < 0 would end in gradient ascent, min_lr > max_lr in a rising "decay" (S5)."""
+    p = nn.Parameter(np.ones(1))
+    with pytest.raises(ValueError, match=r"min_lr must be a finite number >= 0, got -1"):
+        optim.WarmupCosine(optim.SGD([p], lr=0.1), 10, 0, min_lr=-1)
+    with pytest.raises(ValueError, match=r"min_lr must be at most max_lr .*, got min_lr=0.5 > max_lr=0.1"):
+        optim.WarmupCosine(optim.SGD([p], lr=0.1), 10, 0, min_lr=0.5)
+    with pytest.raises(ValueError, match=r"max_lr must be a finite number >= 0, got nan"):
+        optim.warmup_cosine(3, 10, 2, float("nan"))
+    sched = optim.WarmupCosine(optim.SGD([p], lr=0.1), 10, 0, min_lr=0.1)  # constant: allowed
+    assert [sched.step() for _ in range(10)] == pytest.approx([0.1] * 10)
+
+
+def test_clip_grad_norm_never_turns_inf_into_nan_silently() -> None:
+    """A non-finite norm raises FloatingPointError before any gradient changes; overflowing squares still clip (S4)."""
+    a, b = nn.Parameter(np.zeros(3)), nn.Parameter(np.zeros(1))
+    for bad in (np.inf, np.nan):
+        a.grad, b.grad = np.array([bad, 1.0, 1.0]), np.array([1.0])
+        with pytest.raises(FloatingPointError, match=rf"gradient norm is {bad} \(not finite\)"):
+            optim.clip_grad_norm([a, b], max_norm=1.0)
+        np.testing.assert_array_equal(a.grad, [bad, 1.0, 1.0])  # untouched
+    # PyTorch's behaviour on request: inf · 0 = NaN
+    a.grad = np.array([np.inf, 1.0, 1.0])
+    with np.errstate(invalid="ignore"):
+        assert optim.clip_grad_norm([a, b], 1.0, error_if_nonfinite=False) == np.inf
+    assert np.isnan(a.grad[0]) and np.all(a.grad[1:] == 0)
+    # float32 gradients of 1e20: finite, but their squares overflow float32
+    c = nn.Parameter(np.zeros(2, dtype=np.float32))
+    c.grad = np.array([3e20, 4e20], dtype=np.float32)
+    assert optim.clip_grad_norm([c], max_norm=1.0) == pytest.approx(5e20, rel=1e-6)
+    assert c.grad.dtype == np.float32
+    np.testing.assert_allclose(c.grad, [0.6, 0.8], rtol=1e-6)
+
+
 def test_training_a_linear_model_reduces_the_loss() -> None:
     rng = np.random.default_rng(0)
     X = rng.standard_normal((64, 3))
