@@ -44,3 +44,58 @@ def test_fit_history_and_validation() -> None:
     with pytest.raises(ValueError, match="X has 100 rows but y has 99"):
         fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), X, y[:-1], epochs=1,
             batch_size=8, rng=rng, progress=False)
+
+
+def _line_data() -> tuple[np.ndarray, np.ndarray]:
+    """Unnormalised inputs of size ~100: SGD at lr 1e-3 overshoots and the loss overflows to inf (as in the FAQ)."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 100, (200, 1)).astype(np.float32)
+    return X, 3 * X + 1
+
+
+def test_fit_stops_with_the_epoch_step_and_lr_when_the_loss_is_not_finite() -> None:
+    """A diverged run raises instead of training on NaN (S4); the old behaviour on request."""
+    X, Y = _line_data()
+    for clip in (None, 1e30):
+        line = nn.Linear(1, 1, rng=np.random.default_rng(0), dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"), \
+                pytest.raises(FloatingPointError, match=r"fit: training diverged at epoch 3, step \d+ "
+                                                        r"\(learning rate 0.001\): the loss is inf"):
+            fit(line, nn.MSELoss(), optim.SGD(line.parameters(), lr=1e-3), X, Y, epochs=8, batch_size=20,
+                rng=np.random.default_rng(0), classification=False, progress=False, max_grad_norm=clip)
+    line = nn.Linear(1, 1, rng=np.random.default_rng(0), dtype=np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = fit(line, nn.MSELoss(), optim.SGD(line.parameters(), lr=1e-3), X, Y, epochs=8, batch_size=20,
+                      rng=np.random.default_rng(0), classification=False, progress=False, stop_on_nonfinite=False)
+    assert np.isinf(history.loss[2]) and np.isnan(history.loss[-1])
+
+
+def test_fit_stops_when_the_gradient_norm_is_not_finite() -> None:
+    """The loss is still finite but its gradient overflowed: clipping must not turn inf into NaN (S4)."""
+    X = np.array([[1e300], [1e300]])
+    model = nn.Linear(1, 1, rng=np.random.default_rng(0))
+    model.weight.data[:] = 1e-300                 # output 1, loss 2e10, but dloss/dweight = 2 · 1e10 · 1e300 = inf
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(FloatingPointError, match=r"at epoch 1, step 1 \(learning rate 0.1\): clip_grad_norm: "
+                                                    r"the total gradient norm is inf"):
+        fit(model, lambda out, yb: (out * 1e10).sum(), optim.SGD(model.parameters(), lr=0.1), X, np.zeros(2),
+            epochs=1, batch_size=2, rng=np.random.default_rng(0), classification=False, progress=False,
+            max_grad_norm=1.0)
+
+
+def test_fit_refuses_epochs_and_batch_sizes_that_are_not_positive() -> None:
+    X, y = make_spirals(n_per_class=10, seed=0)
+    model = MLP([2, 4, 2], rng=np.random.default_rng(0))
+    for kwargs, message in (({"epochs": -1, "batch_size": 8}, "epochs must be positive, got -1"),
+                            ({"epochs": 0, "batch_size": 8}, "epochs must be positive, got 0"),
+                            ({"epochs": 1, "batch_size": 0}, "batch_size must be positive, got 0")):
+        with pytest.raises(ValueError, match=message):
+            fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), X, y,
+                rng=np.random.default_rng(0), progress=False, **kwargs)
+    from dlbook.data.batching import num_batches
+
+    assert num_batches(10, 3) == 4 and num_batches(10, 3, drop_last=True) == 3
+    with pytest.raises(ValueError, match="batch_size must be positive, got 0"):
+        num_batches(10, 0)
+    with pytest.raises(ValueError, match=r"n must be an int >= 0, got -1"):
+        num_batches(-1, 2)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from dlbook._checks import check_positive_int
 from dlbook.autograd import Tensor, no_grad
 from dlbook.data.batching import iterate_minibatches, num_batches
 from dlbook.nn.module import Module
@@ -75,30 +76,50 @@ def fit(
     scheduler: Any = None,
     progress: bool = True,
     classification: bool = True,
+    stop_on_nonfinite: bool = True,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent; returns the :class:`History`.
 
     Each step is the four steps of §3.2: forward pass, error (``loss_fn``),
     backward pass (``loss.backward()``), update (``optimizer.step()``).
+    X: (N, ...) inputs, y: (N, ...) targets; ``epochs`` and ``batch_size`` are positive ints.
+
+    A loss (or, with ``max_grad_norm``, a gradient norm) that is inf or NaN means
+    training has diverged: every later step would be NaN too.  ``fit`` then raises
+    ``FloatingPointError`` naming the epoch, the step and the learning rate, unless
+    ``stop_on_nonfinite=False`` (to watch a run diverge on purpose).
     """
     if len(X) != len(y):
         raise ValueError(f"fit: X has {len(X)} rows but y has {len(y)}")
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
     from tqdm.auto import tqdm
 
     history = History()
     steps = epochs * num_batches(len(X), batch_size)
     bar = tqdm(total=steps, disable=not progress, desc="training", leave=False)
     start = time.perf_counter()
-    for _ in range(epochs):
+    step = 0
+    for epoch in range(1, epochs + 1):
         model.train()
         total, correct = 0.0, 0
         for xb, yb in iterate_minibatches(X, y, batch_size=batch_size, rng=rng):
+            step += 1
+            where = f"epoch {epoch}, step {step} (learning rate {optimizer.lr:.3g})"
             out = model(Tensor(xb))                 # 1. forward pass
             loss = loss_fn(out, yb)                 # 2. the error
+            if stop_on_nonfinite and not np.isfinite(loss.data).all():
+                bar.close()
+                raise FloatingPointError(f"fit: training diverged at {where}: the loss is {float(loss.data)}; "
+                                         "lower the learning rate, normalise the inputs or clip the gradients")
             optimizer.zero_grad()
             loss.backward()                         # 3. backward pass
             if max_grad_norm is not None:
-                clip_grad_norm(optimizer.params, max_grad_norm)
+                try:
+                    clip_grad_norm(optimizer.params, max_grad_norm, error_if_nonfinite=stop_on_nonfinite)
+                except FloatingPointError as e:
+                    bar.close()
+                    raise FloatingPointError(f"fit: training diverged at {where}: {e}") from None
             optimizer.step()                        # 4. update
             if scheduler is not None:
                 scheduler.step()
