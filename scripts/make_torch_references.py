@@ -22,6 +22,7 @@ import argparse
 import io
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,19 @@ def stored(path: Path = REFERENCES) -> dict[str, Arrays]:
             case, name = key.split("/", 1)
             out.setdefault(case, {})[name] = f[key]
     return out
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``arrays`` as a compressed .npz whose bytes depend only on the arrays (sorted names, fixed timestamps),
+    so re-making unchanged references leaves the file unchanged in git."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(info, "w") as f:
+                np.lib.format.write_array(f, np.asarray(arrays[name]), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def torch_results(case: Case) -> Arrays:
@@ -71,9 +85,8 @@ def main(argv: list[str] | None = None) -> None:
         except Exception as e:  # noqa: BLE001 - a dlbook failure must not stop the references being written
             worst.append((float("inf"), f"{case.name} ({type(e).__name__}: {e})"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    atomic_write(args.out, lambda f: f.write(buffer.getvalue()))
+    data = npz_bytes(arrays)
+    atomic_write(args.out, lambda f: f.write(data))
     print(f"wrote {args.out}: {len(CASES)} cases, {len(arrays)} arrays, {args.out.stat().st_size / 1024:.0f} KiB, "
           f"{time.perf_counter() - start:.1f} s")
     for err, name in sorted(worst, reverse=True)[:8]:
