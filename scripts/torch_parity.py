@@ -76,7 +76,10 @@ def max_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
 def main() -> None:
     state, x, y = inputs()
     theirs = torch_forward_backward(state, x, y)
-    np.savez(REFERENCE, x=x, y=y, **theirs)
+    from dlbook._io import atomic_write
+
+    # written beside the old file and renamed over it, so an interrupted run never leaves a broken asset
+    atomic_write(REFERENCE, lambda f: np.savez(f, x=x, y=y, **theirs))
     diff = max_difference(theirs, dlbook_forward_backward(state, x, y))
     print(f"wrote {REFERENCE}; dlbook differs by at most {diff:.1e}")
 

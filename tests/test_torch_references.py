@@ -17,9 +17,11 @@ entry, not entry by entry: a gradient entry that is a sum of cancelling terms ca
 is small only next to their size).  It must be at most 1e-12.  Both sides compute in float64 (unit roundoff
 1.1e-16) from the same inputs but sum in different orders (BLAS kernels, einsum vs. matmul, fused vs. unfused
 gradients) and numpy's and PyTorch's exp/tanh differ in the last bit, so they agree to rounding, not bit for
-bit.  Measured on an AVX2 machine: 1e-15 or less for most cases, up to 5e-15 for the two-layer decoder stack
-— 1e-12 leaves a margin of 200× over that for other CPUs and BLAS builds, while any error in a formula (a
-constant, a missed term, a wrong step count) shows up at 1e-6 or more.  One case is allowed 1e-10:
+bit.  Measured on an AVX2 machine: 1e-15 or less for most cases, up to 5e-15 for the two-layer decoder stack;
+the same with numpy's SIMD paths switched off (``NPY_DISABLE_CPU_FEATURES=X86_V3``) and OpenBLAS forced to
+other GEMM kernels (``OPENBLAS_CORETYPE=Sandybridge`` or ``Prescott``): at most 5.5e-15.  1e-12 leaves a
+margin of 200× over that for other CPUs and BLAS builds, while an error in a formula (a constant, a missed
+term, a wrong step count) shows up at 1e-6 or more.  One case is allowed 1e-10:
 ``layer_norm_offset`` normalises values of 50 ± 0.01, so its condition number is ~5,000 and the measured
 error 5e-13.
 
