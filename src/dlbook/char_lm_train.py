@@ -1,10 +1,16 @@
-"""Train the character language model of §3.4 and save it: ``python -m dlbook.char_lm_train --preset shipped``.
+"""Train the character language model of §3.4 and save it: ``python -m dlbook.char_lm_train --preset quick --out PATH``.
 
-Deterministic from ``--seed`` (one BLAS thread gives bit-identical runs).  The
-``shipped`` preset makes ``src/dlbook/assets/char_lstm.npz``, which chapter 3.4
-loads to show samples and the validation loss; the checkpoint's ``extra``
-arrays hold the loss curves and the final validation loss on the whole
-validation text.
+Deterministic from ``--seed`` (one BLAS thread gives bit-identical runs).  ``--out`` is required, so a
+run never overwrites the shipped checkpoint by accident.  The checkpoint's ``extra`` arrays hold the loss
+curves, the number of steps done and (for a finished run) the final validation loss on the whole
+validation text.  ``--save-every N`` also saves every N steps; SIGTERM or Ctrl-C saves at the end of the
+current step and exits cleanly (status 0).  Saves are atomic: an interrupted save keeps the previous file.
+
+The shipped checkpoint ``src/dlbook/assets/char_lstm.npz``, which chapter 3.4 loads to show samples and
+the validation loss, was made with::
+
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.char_lm_train --preset shipped --seed 0 \\
+        --out src/dlbook/assets/char_lstm.npz
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from dlbook._checks import check_positive_int
+from dlbook._signals import StopRequest
 from dlbook.data.text import load_python_help, unigram_loss
-from dlbook.models.char_lm import CharLM, evaluate_lm, train_char_lm
+from dlbook.models.char_lm import CharLM, LMHistory, evaluate_lm, train_char_lm
 
 ASSET = Path(__file__).parent / "assets" / "char_lstm.npz"
 
@@ -30,22 +38,45 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_preset(preset: str, seed: int = 0, progress: bool = True) -> tuple[CharLM, dict[str, np.ndarray]]:
-    """Build and train the model of ``preset`` from ``seed``; returns (model, extra arrays for the checkpoint)."""
+def train_preset(preset: str, seed: int = 0, progress: bool = True, *, out: str | Path | None = None,
+                 save_every: int | None = None, steps: int | None = None) -> tuple[CharLM, dict[str, np.ndarray]]:
+    """Build and train the model of ``preset`` from ``seed``; returns (model, extra arrays for the checkpoint).
+
+    With ``out`` the model is saved there every ``save_every`` steps (if given) and at the end; SIGTERM or
+    Ctrl-C stops training after the current step and saves what there is (``extra["steps_done"]`` then
+    falls short of the preset's steps and there is no ``final_val_loss``).  ``steps`` overrides the preset's.
+    """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
-    p = PRESETS[preset]
+    if save_every is not None:
+        save_every = check_positive_int("save_every", save_every)
+    p = {**PRESETS[preset], **({} if steps is None else {"steps": check_positive_int("steps", steps)})}
     corpus = load_python_help()
     rng = np.random.default_rng(seed)
     model = CharLM(corpus.tokenizer, p["embedding_dim"], p["hidden_size"], p["num_layers"], p["cell"], rng=rng)
-    history = train_char_lm(model, corpus.train, corpus.val, steps=p["steps"], batch_size=p["batch_size"],
-                            seq_len=p["seq_len"], lr=p["lr"], eval_every=p["eval_every"], rng=rng, cosine=True,
-                            progress=progress)
-    val = evaluate_lm(model, corpus.val, seq_len=p["seq_len"])
-    extra = {"step": np.array(history.step), "loss": np.array(history.loss), "val_loss": np.array(history.val_loss),
-             "final_val_loss": np.array(val), "unigram_val_loss": np.array(unigram_loss(corpus.train, corpus.val,
-                                                                                       corpus.vocab_size)),
-             "train_seconds": np.array(history.seconds), "seed": np.array(seed)}
+    unigram = unigram_loss(corpus.train, corpus.val, corpus.vocab_size)
+
+    def extra_of(history: LMHistory, steps_done: int) -> dict[str, np.ndarray]:
+        return {"step": np.array(history.step), "loss": np.array(history.loss),
+                "val_loss": np.array(history.val_loss), "unigram_val_loss": np.array(unigram),
+                "train_seconds": np.array(history.seconds), "seed": np.array(seed),
+                "steps_done": np.array(steps_done)}
+
+    with StopRequest() as stop:
+        def after_step(step: int, history: LMHistory) -> bool:
+            if out is not None and save_every is not None and step % save_every == 0 and step < p["steps"]:
+                model.save(out, extra_of(history, step))
+            return stop.signal is not None
+
+        history = train_char_lm(model, corpus.train, corpus.val, steps=p["steps"], batch_size=p["batch_size"],
+                                seq_len=p["seq_len"], lr=p["lr"], eval_every=p["eval_every"], rng=rng, cosine=True,
+                                progress=progress, after_step=after_step)
+    steps_done = history.tokens // (p["batch_size"] * p["seq_len"])
+    extra = extra_of(history, steps_done)
+    if steps_done == p["steps"]:            # a stopped run saves at once: no pass over the whole validation text
+        extra["final_val_loss"] = np.array(evaluate_lm(model, corpus.val, seq_len=p["seq_len"]))
+    if out is not None:
+        model.save(out, extra)
     return model, extra
 
 
@@ -53,12 +84,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="shipped", choices=sorted(PRESETS))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ASSET)
+    parser.add_argument("--out", type=Path, required=True,
+                        help="where to write the checkpoint (required: a shipped file is never a default)")
+    parser.add_argument("--save-every", type=int, default=None, help="also save every N steps")
+    parser.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
     args = parser.parse_args(argv)
-    model, extra = train_preset(args.preset, args.seed)
-    model.save(args.out, extra)
-    print(f"{args.out}: validation loss {float(extra['final_val_loss']):.4f} nats/char "
-          f"(unigram {float(extra['unigram_val_loss']):.4f}), trained in {float(extra['train_seconds']):.1f} s")
+    _, extra = train_preset(args.preset, args.seed, out=args.out, save_every=args.save_every, steps=args.steps)
+    if "final_val_loss" in extra:
+        print(f"{args.out}: validation loss {float(extra['final_val_loss']):.4f} nats/char "
+              f"(unigram {float(extra['unigram_val_loss']):.4f}), trained in {float(extra['train_seconds']):.1f} s")
+    else:
+        print(f"{args.out}: stopped and saved after step {int(extra['steps_done'])}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from dlbook._signals import StopRequest as _StopRequest
 from dlbook.autograd import no_grad
 from dlbook.checkpoint import load_checkpoint
 from dlbook.data.chinese import load_news
@@ -152,6 +153,49 @@ def evaluate(model: GPT, ids: np.ndarray, max_windows: int | None = None, batch_
     return total / len(x)
 
 
+def token_losses(model: GPT, ids: np.ndarray, stride: int | None = None, batch_size: int = 32) -> np.ndarray:
+    """−log p(ids[t] | ids[max(0, t−L)…t−1]) for every t ≥ 1 of a long text: (len(ids) − 1,) nats.
+
+    The text is cut into context-long windows that overlap: window k starts at
+    k·``stride`` (default half the context L) and scores only the positions no
+    earlier window scored, so every token but the first L is predicted with at
+    least L − stride tokens before it — a fair comparison with an n-gram, which
+    always sees its n − 1 previous tokens.  (Non-overlapping windows, as
+    :func:`evaluate` uses for speed, give the first token of each window no
+    context at all.)
+    """
+    ids = np.asarray(ids)
+    L = model.config.context
+    stride = L // 2 if stride is None else stride
+    if not 1 <= stride <= L:
+        raise ValueError(f"stride must lie in [1, context={L}], got {stride}")
+    if ids.ndim != 1 or len(ids) < L + 1:
+        raise ValueError(f"ids must be 1-D with at least context + 1 = {L + 1} tokens, got shape {ids.shape}")
+    starts = list(range(0, len(ids) - L, stride))
+    if starts[-1] + L < len(ids) - 1:
+        starts.append(len(ids) - 1 - L)               # a last window ending at the text's end
+    out = np.full(len(ids) - 1, np.nan)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for i in range(0, len(starts), batch_size):
+                chunk = starts[i:i + batch_size]
+                x = np.stack([ids[s:s + L] for s in chunk])
+                y = np.stack([ids[s + 1:s + L + 1] for s in chunk])
+                logits = model(x).data.astype(np.float64)
+                top = logits.max(axis=-1, keepdims=True)
+                logz = top[..., 0] + np.log(np.exp(logits - top).sum(axis=-1))
+                nll = logz - np.take_along_axis(logits, y[..., None], axis=-1)[..., 0]
+                for row, s in enumerate(chunk):
+                    # positions s..s+L-1 predict ids[s+1..s+L]; keep those not yet scored
+                    fresh = np.isnan(out[s:s + L])
+                    out[s:s + L][fresh] = nll[row][fresh]
+    finally:
+        model.train(was_training)
+    return out
+
+
 def _settings(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
@@ -189,32 +233,6 @@ def best_path(out: str | Path) -> Path:
     """Where a run saved at ``out`` keeps its best-validation weights: ``name.best.npz`` beside it."""
     out = Path(out)
     return out.with_name(out.name.removesuffix(".npz") + ".best.npz")
-
-
-class _StopRequest:
-    """Turns SIGTERM / SIGINT into a flag the training loop checks after each step, so it saves and exits."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopRequest:
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():   # handlers can only be set there
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signal = signum
-
-    def __exit__(self, *exc: Any) -> None:
-        import signal
-
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None, resume: bool = False,

@@ -1,10 +1,13 @@
 """A miniature scaling study (§8): the book's GPT at several widths, trained alike, and a power-law fit.
 
-``python -m dlbook.scaling --seed 0`` trains the GPT of :mod:`dlbook.models.gpt` on People's Daily
+``python -m dlbook.scaling --seed 0 --out PATH`` trains the GPT of :mod:`dlbook.models.gpt` on People's Daily
 (:func:`dlbook.pretrain.load_news_data`) at each width in :data:`SIZES` — same depth, same data, same number
-of steps, batch and learning-rate schedule — and writes the validation loss of each to
-``src/dlbook/assets/scaling.json`` (a few minutes of one CPU core in all).  Each step is
-:func:`dlbook.pretrain.train_step`.
+of steps, batch and learning-rate schedule — and writes the validation loss of each to ``PATH`` (a few
+minutes of one CPU core in all; ``--out`` is required, so a run never overwrites the shipped study by
+accident).  Each step is :func:`dlbook.pretrain.train_step`.  The shipped ``src/dlbook/assets/scaling.json``
+was made with::
+
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.scaling --seed 0 --out src/dlbook/assets/scaling.json
 
 :func:`fit_power_law` fits L(N) = a·N^(−α) + c to (parameters, loss) pairs, with N the non-embedding
 parameters as in Kaplan et al. (2020).
@@ -19,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from dlbook._io import atomic_write
 
 ASSET = Path(__file__).parent / "assets" / "scaling.json"
 
@@ -112,11 +117,13 @@ def load_study(path: str | Path = ASSET) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Train the book's GPT at several widths and record the val losses.")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(ASSET))
+    p.add_argument("--out", required=True,
+                   help="where to write the study (required: a shipped file is never a default)")
     p.add_argument("--steps", type=int, default=SETTINGS["steps"])
     args = p.parse_args(argv)
     study = run_study(args.seed, settings={"steps": args.steps}, progress=True)
-    Path(args.out).write_text(json.dumps(study, indent=1) + "\n", encoding="utf-8")
+    data = (json.dumps(study, indent=1) + "\n").encode("utf-8")
+    atomic_write(args.out, lambda f: f.write(data))     # a kill mid-write keeps the previous study
     print(f"wrote {args.out}")
 
 

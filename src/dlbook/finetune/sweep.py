@@ -1,45 +1,86 @@
-"""The fine-tuning comparison of §5.3: ``python -m dlbook.finetune.sweep --seed 0``.
+"""Fine-tuning as label-efficiency curves (§5.3): ``python -m dlbook.finetune.sweep --checkpoint CK --out OUT``.
 
-Review sentiment from the shipped pretrained GPT (``assets/gpt_news_small.npz``):
-from scratch, frozen (head only), LoRA at several ranks, full fine-tuning, and
-domain-adapted (language-model fine-tuning on the review text first) + LoRA.
-Every run sees the same training subset in the same order (seeded), is timed,
-and is scored on the whole held-out test split.  Writes
-``src/dlbook/assets/finetune_results.json``, which chapter 5.3 loads.
+For each label budget (100, 300, 1,000, 3,000 and all training reviews) and
+each seed, review sentiment is learned by TF-IDF + logistic regression, a GPT
+trained from scratch, a linear probe on the frozen pretrained GPT, LoRA
+(rank 8, and ranks 1–64 at 1,000 labels) and full fine-tuning.  Every run
+
+- sees the labelled subset drawn for its seed (the first k of a seeded
+  permutation of the training split, so the subsets are nested and every
+  method — TF-IDF too — sees the same k reviews for a given seed);
+- trains until validation accuracy has not improved for ``patience``
+  evaluations (or ``max_steps``), keeps the weights of the best evaluation and
+  is scored with them on the fixed test split (1,741 reviews);
+- is stored in ``--out`` as soon as it finishes (atomically, under a lock, so
+  ``--shard i/n`` processes can share one file), keyed by (method, labels,
+  seed, rank): a restarted sweep skips what is already there, and an
+  interruption loses at most the run in progress.
+
+The shipped results are made from the pretrained checkpoint, on two cores, by::
+
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.finetune.sweep --checkpoint CK --shard 0/2 \\
+        --out src/dlbook/assets/finetune_sweep.json &
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.finetune.sweep --checkpoint CK --shard 1/2 \\
+        --out src/dlbook/assets/finetune_sweep.json
+
+:mod:`dlbook.finetune.sweep_results` loads and summarises them.  ``SETTINGS``
+and :func:`review_arrays` are also the quick one-pass recipe of 5.3's live run
+and of chapter 6.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import contextlib
+import hashlib
 import json
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dlbook import functional as F
+from dlbook import nn
+from dlbook._io import atomic_write
+from dlbook.autograd import Tensor, no_grad
 from dlbook.data.chinese import load_reviews
-from dlbook.finetune.classifier import adapt_to_domain, build_classifier, encode_texts, finetune_classifier
-from dlbook.models.gpt import load_gpt
-from dlbook.pretrain import ASSET as GPT_ASSET
+from dlbook.finetune.classifier import (
+    build_classifier,
+    classifier_accuracy,
+    encode_texts,
+    pooled_features,
+    train_until_converged,
+)
+from dlbook.finetune.freeze import trainable_parameters
+from dlbook.finetune.lora import LoRALinear
+from dlbook.finetune.sweep_results import (
+    BUDGETS,
+    LORA_RANK,
+    METHODS,
+    RANK_SWEEP,
+    RANK_SWEEP_AT,
+    SEEDS,
+    Run,
+    plan,
+    run_key,
+)
 
-ASSET = Path(__file__).resolve().parent.parent / "assets" / "finetune_results.json"
-
-#: The shared recipe: the first ``n_train`` training reviews, ``n_val`` validation reviews for the curves.
+#: The quick one-pass recipe (5.3's live run, chapter 6): the first ``n_train`` training reviews, ``n_val`` for
+#: the curves, one epoch.
 SETTINGS: dict[str, Any] = dict(n_train=2000, n_val=300, epochs=1, batch_size=32, eval_every=8, alpha=8.0,
                                 lr_full=1e-3, lr_head=3e-3, lr_lora=3e-3, dapt_steps=60, dapt_lr=1e-3)
 
-#: (label, method, rank, domain-adapted first)
-RUNS: list[tuple[str, str, int | None, bool]] = [
-    ("from scratch", "scratch", None, False),
-    ("frozen (head only)", "frozen", None, False),
-    ("LoRA r=1", "lora", 1, False),
-    ("LoRA r=4", "lora", 4, False),
-    ("LoRA r=16", "lora", 16, False),
-    ("full fine-tuning", "full", None, False),
-    ("domain-adapted + LoRA r=4", "lora", 4, True),
-]
+#: The sweep's recipe (``--set key=value`` changes one; a results file only ever holds runs of one recipe).
+#: ``n_val`` validation reviews pick the best evaluation; ``n_test`` None = the whole test split.
+RECIPE: dict[str, Any] = dict(
+    batch_size=32, n_val=500, n_test=None, alpha=16.0, weight_decay=0.01, clip=1.0, warmup=20,
+    lr_scratch=1e-3, lr_frozen=1e-2, lr_lora=3e-3, lr_full=5e-4,
+    eval_every=25, patience=4, max_steps=600,                # GPT runs: scratch, lora, full
+    probe_eval_every=25, probe_patience=8, probe_max_steps=4000,   # the linear probe on cached features
+    tfidf_C=[0.25, 1.0, 4.0, 16.0],                          # logistic regression's C, picked on validation
+)
 
 
 def review_arrays(tokenizer: Any, context: int, n_train: int | None = None, n_val: int | None = None
@@ -51,49 +92,235 @@ def review_arrays(tokenizer: Any, context: int, n_train: int | None = None, n_va
     return {k: (*encode_texts(list(t), tokenizer, context), y) for k, (t, y) in parts.items()}
 
 
-def run_one(pretrained: Any, tokenizer: Any, data: dict[str, Any], method: str, rank: int | None, adapt: bool,
-            seed: int, settings: dict[str, Any] = SETTINGS, progress: bool = True, label: str = "") -> dict[str, Any]:
-    """One row of the table: build, (adapt,) fine-tune and score one set-up from ``seed``."""
-    s = settings
-    rng = np.random.default_rng(seed)
-    base, adapt_seconds = pretrained, 0.0
-    if adapt:
-        base = copy.deepcopy(pretrained)
-        t0 = time.perf_counter()
-        adapt_to_domain(base, load_reviews().train_text[: s["n_train"]], tokenizer, steps=s["dapt_steps"],
-                        batch_size=s["batch_size"], lr=s["dapt_lr"], rng=np.random.default_rng([seed, 2]),
-                        progress=progress)
-        adapt_seconds = time.perf_counter() - t0
-    model = build_classifier(base, method, rng=rng, rank=rank or 4, alpha=s["alpha"])
-    lr = {"frozen": s["lr_head"], "lora": s["lr_lora"]}.get(method, s["lr_full"])
-    result = finetune_classifier(model, data["train"], data["val"], epochs=s["epochs"], batch_size=s["batch_size"],
-                                 lr=lr, rng=np.random.default_rng([seed, 3]), eval_every=s["eval_every"],
-                                 progress=progress, method=method, rank=rank, test=data["test"])
-    row = result.to_dict()
-    row.update(label=label or method, adapted=adapt, seconds=result.seconds + adapt_seconds, lr=lr)
-    return row
+def label_subset(n_train: int, n_labels: int, seed: int) -> np.ndarray:
+    """Indices of the ``n_labels`` labelled training reviews of ``seed``: the first of a seeded permutation.
+
+    The same for every method, and nested: the 100 of a seed are among its 300.
+    """
+    return np.random.default_rng([seed, 0]).permutation(n_train)[:n_labels]
 
 
-def sweep(seed: int = 0, checkpoint: str | Path = GPT_ASSET, progress: bool = True) -> dict[str, Any]:
-    """Every run of :data:`RUNS`; returns {"settings", "seed", "rows"}."""
-    pretrained, tokenizer, _, _ = load_gpt(checkpoint)
-    data = review_arrays(tokenizer, pretrained.config.context, SETTINGS["n_train"], SETTINGS["n_val"])
-    rows = []
-    for label, method, rank, adapt in RUNS:
-        rows.append(run_one(pretrained, tokenizer, data, method, rank, adapt, seed, progress=progress, label=label))
-        print(f"{label:28s} test acc {rows[-1]['test_acc']:.3f}  trainable {rows[-1]['trainable']:>9,d} "
-              f"({100 * rows[-1]['fraction']:.2f} %)  {rows[-1]['seconds']:.1f} s", flush=True)
-    return {"settings": SETTINGS, "seed": seed, "n_test": int(len(data["test"][2])), "rows": rows}
+def _loop_settings(r: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    return dict(batch_size=r["batch_size"], weight_decay=r["weight_decay"], warmup=r["warmup"], clip=r["clip"],
+                eval_every=r[prefix + "eval_every"], patience=r[prefix + "patience"],
+                max_steps=r[prefix + "max_steps"])
+
+
+def _gpt_run(run: Run, pretrained: Any, data: dict[str, Any], subset: np.ndarray, r: dict[str, Any],
+             progress: bool) -> dict[str, Any]:
+    """scratch / lora / full: fine-tune a classifier on the subset, score the best evaluation on test."""
+    model = build_classifier(pretrained, run.method, rng=np.random.default_rng([run.seed, 1]),
+                             rank=run.rank or LORA_RANK, alpha=r["alpha"])
+    model.train()                                  # dropout on while training, whatever mode the copy was in
+    ids, lengths, y = (a[subset] for a in data["train"])
+
+    def batch_loss(idx: np.ndarray) -> Tensor:
+        return F.cross_entropy(model(ids[idx, :int(lengths[idx].max())], lengths[idx]), y[idx])
+
+    params = trainable_parameters(model)
+    conv = train_until_converged(params, batch_loss, lambda: classifier_accuracy(model, *data["val"]), lengths,
+                                 lr=r[f"lr_{run.method}"], rng=np.random.default_rng([run.seed, 2]),
+                                 progress=progress, desc=run_key(run), **_loop_settings(r))
+    adapters = [m.merge() for _, m in model.named_modules() if isinstance(m, LoRALinear)]   # inference: one matrix
+    test_acc = classifier_accuracy(model, *data["test"])
+    for m in adapters:
+        m.unmerge()
+    return dict(test_acc=test_acc, **conv.__dict__, trainable=int(sum(p.size for p in params)),
+                total=model.num_parameters())
+
+
+def _probe_run(run: Run, features: dict[str, np.ndarray], data: dict[str, Any], subset: np.ndarray,
+               r: dict[str, Any], progress: bool) -> dict[str, Any]:
+    """frozen: a linear head on the frozen GPT's pooled features (computed once, as the GPT never changes)."""
+    x, y = features["train"][subset], data["train"][2][subset]
+    head = nn.Linear(x.shape[1], 2, rng=np.random.default_rng([run.seed, 1]), dtype=x.dtype)
+
+    def accuracy(split: str) -> float:
+        with no_grad():
+            return float(np.mean(np.argmax(head(Tensor(features[split])).data, axis=-1) == data[split][2]))
+
+    conv = train_until_converged(head.parameters(), lambda idx: F.cross_entropy(head(Tensor(x[idx])), y[idx]),
+                                 lambda: accuracy("val"), np.ones(len(y), dtype=np.int64), lr=r["lr_frozen"],
+                                 rng=np.random.default_rng([run.seed, 2]), progress=progress, desc=run_key(run),
+                                 **_loop_settings(r, "probe_"))
+    return dict(test_acc=accuracy("test"), **conv.__dict__, trainable=head.num_parameters())
+
+
+def _tfidf_run(texts: dict[str, list[str]], ys: dict[str, np.ndarray], subset: np.ndarray,
+               r: dict[str, Any]) -> dict[str, Any]:
+    """TF-IDF over character 1–2-grams + logistic regression; C picked on the validation reviews."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    t0 = time.perf_counter()
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
+    x = vec.fit_transform([texts["train"][i] for i in subset])
+    y = ys["train"][subset]
+    best: tuple[float, float, Any] = (-1.0, 0.0, None)
+    for c in r["tfidf_C"]:
+        fit = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+        acc = float(np.mean(fit.predict(vec.transform(texts["val"])) == ys["val"]))
+        if acc > best[0]:
+            best = (acc, c, fit)
+    test_acc = float(np.mean(best[2].predict(vec.transform(texts["test"])) == ys["test"]))
+    return dict(test_acc=test_acc, best_val_acc=best[0], C=best[1], train_seconds=time.perf_counter() - t0)
+
+
+# ---- the results file ---------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock beside ``path`` (POSIX), so two shards never overwrite each other's runs."""
+    try:
+        import fcntl
+    except ImportError:                      # no fcntl (Windows): run one shard per results file there
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _read(path: Path, header: dict[str, Any]) -> dict[str, Any]:
+    """The results in ``path`` (or an empty sweep); refuses a file made with another checkpoint or recipe."""
+    if not path.exists():
+        return {**header, "runs": {}}
+    results = json.loads(path.read_text(encoding="utf-8"))
+    differ = [k for k in header if results.get(k) != header[k]]
+    if differ:
+        raise ValueError(f"{path} holds runs made with another {', '.join(differ)}: "
+                         f"{ {k: results.get(k) for k in differ} } vs this sweep's { {k: header[k] for k in differ} }")
+    return results
+
+
+def _store(path: Path, header: dict[str, Any], key: str, row: dict[str, Any]) -> None:
+    with _locked(path):
+        results = _read(path, header)
+        results["runs"][key] = row
+        results["runs"] = dict(sorted(results["runs"].items()))
+        text = (json.dumps(results, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+        atomic_write(path, lambda f: f.write(text))
+
+
+def estimated_cost(run: Run, recipe: dict[str, Any]) -> float:
+    """A run's work in GPT training steps, roughly: TF-IDF and the probe (on cached features) count as one."""
+    if run.method in ("tfidf", "frozen"):
+        return 1.0
+    steps = min(recipe["max_steps"], max(recipe["patience"] * recipe["eval_every"] * 2,
+                                         3 * run.n_labels // recipe["batch_size"]))
+    return steps * (0.75 if run.method == "lora" else 1.0)     # LoRA forms no weight gradients
+
+
+def shard(runs: list[Run], index: int, count: int, recipe: dict[str, Any]) -> list[Run]:
+    """The runs of shard ``index`` of ``count``: longest first, each to the shard with the least work so far.
+
+    Work is :func:`estimated_cost`, so every shard computes the same split without talking.
+    """
+    if not 0 <= index < count:
+        raise ValueError(f"shard must be i/n with 0 <= i < n, got {index}/{count}")
+    load, mine = [0.0] * count, []
+    for run in sorted(runs, key=lambda r: (-estimated_cost(r, recipe), run_key(r))):
+        target = int(np.argmin(load))
+        load[target] += estimated_cost(run, recipe)
+        if target == index:
+            mine.append(run)
+    return [r for r in runs if r in mine]
+
+
+def _encode(texts: dict[str, list[str]], ys: dict[str, np.ndarray], tokenizer: Any, context: int,
+            needed: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(ids, lengths, labels) per split; of the training split only rows ``needed`` are encoded (others: 1 pad)."""
+    data = {k: (*encode_texts(texts[k], tokenizer, context), ys[k]) for k in ("val", "test")}
+    part_ids, part_lengths = encode_texts([texts["train"][i] for i in needed], tokenizer, context)
+    ids = np.zeros((len(ys["train"]), context), dtype=np.int64)
+    lengths = np.ones(len(ys["train"]), dtype=np.int64)
+    ids[needed, :part_ids.shape[1]], lengths[needed] = part_ids, part_lengths
+    data["train"] = (ids, lengths, ys["train"])
+    return data
+
+
+def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | str] = BUDGETS,
+              methods: Sequence[str] = METHODS, seeds: Sequence[int] = SEEDS, ranks: Sequence[int] = RANK_SWEEP,
+              rank_sweep_at: int | str = RANK_SWEEP_AT, shard_of: tuple[int, int] = (0, 1),
+              recipe: dict[str, Any] | None = None, max_runs: int | None = None,
+              progress: bool = True) -> dict[str, Any]:
+    """Run every planned run (see :func:`dlbook.finetune.sweep_results.plan`) of this shard not yet in ``out``.
+
+    ``max_runs`` stops after that many new runs (a time box).  Returns the results file's contents.
+    """
+    from dlbook.models.gpt import load_gpt
+
+    r = {**RECIPE, **(recipe or {})}
+    unknown = set(r) - set(RECIPE)
+    if unknown:
+        raise ValueError(f"unknown recipe setting(s) {sorted(unknown)}; the recipe has {sorted(RECIPE)}")
+    checkpoint, out = Path(checkpoint), Path(out)
+    pretrained, tokenizer, config, _ = load_gpt(checkpoint)
+    reviews = load_reviews()
+    texts = {"train": list(reviews.train_text), "val": list(reviews.val_text[:r["n_val"]]),
+             "test": list(reviews.test_text[:r["n_test"]])}
+    ys = {"train": reviews.train_y, "val": reviews.val_y[:r["n_val"]], "test": reviews.test_y[:r["n_test"]]}
+    header = dict(format=1, checkpoint=dict(file=checkpoint.name, model=config["model"],
+                                            sha256=hashlib.sha256(checkpoint.read_bytes()).hexdigest()),
+                  recipe=r, n_train=len(texts["train"]), n_val=len(texts["val"]), n_test=len(texts["test"]))
+    runs = shard(plan(len(texts["train"]), budgets, methods, seeds, LORA_RANK, ranks, rank_sweep_at),
+                 *shard_of, r)
+    with _locked(out):
+        done = set(_read(out, header)["runs"])
+    todo = [run for run in runs if run_key(run) not in done][:max_runs]
+    print(f"{len(runs)} runs in this shard, {len(runs) - len([x for x in runs if run_key(x) not in done])} "
+          f"already in {out}, running {len(todo)}", flush=True)
+    subsets = {run: label_subset(len(texts["train"]), run.n_labels, run.seed) for run in todo}
+    data: dict[str, Any] = {}
+    features: dict[str, np.ndarray] = {}
+    for run in todo:
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        subset = subsets[run]
+        if run.method != "tfidf" and not data:       # encode once: the reviews that this shard's runs label
+            data = _encode(texts, ys, tokenizer, pretrained.config.context,
+                           np.unique(np.concatenate([subsets[x] for x in todo if x.method != "tfidf"])))
+        if run.method == "tfidf":
+            row = _tfidf_run(texts, ys, subset, r)
+        elif run.method == "frozen":
+            if not features:                         # the frozen GPT's features, once, for the same reviews
+                features = {k: pooled_features(pretrained, *data[k][:2]) for k in data}
+            row = _probe_run(run, features, data, subset, r, progress)
+        else:
+            row = _gpt_run(run, pretrained, data, subset, r, progress)
+        row = {**run._asdict(), **row, "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0}
+        _store(out, header, run_key(run), row)
+        print(f"{run_key(run):<22} test acc {row['test_acc']:.3f}  best step {row.get('best_step', '-')!s:>5} "
+              f"of {row.get('steps', '-')!s:>5}  {row['seconds']:7.1f} s ({row['cpu_seconds']:.1f} s CPU)", flush=True)
+    with _locked(out):
+        return _read(out, header)
+
+
+def _budget(text: str) -> int | str:
+    return "all" if text == "all" else int(text)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--checkpoint", type=Path, default=GPT_ASSET)
-    parser.add_argument("--out", type=Path, default=ASSET)
+    parser.add_argument("--checkpoint", type=Path, required=True, help="the pretrained GPT (.npz)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="results JSON (required: a shipped file is never a default); resumed if it exists")
+    parser.add_argument("--budgets", type=_budget, nargs="+", default=list(BUDGETS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--ranks", type=int, nargs="*", default=list(RANK_SWEEP),
+                        help="LoRA ranks swept at --rank-sweep-at labels (none: no rank sweep)")
+    parser.add_argument("--rank-sweep-at", type=_budget, default=RANK_SWEEP_AT)
+    parser.add_argument("--shard", default="0/1", help="i/n: run the i-th of n shares of the runs")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="change a recipe setting (JSON)")
+    parser.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
+    parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    results = sweep(args.seed, args.checkpoint)
-    args.out.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    index, count = (int(v) for v in args.shard.split("/"))
+    recipe = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    run_sweep(args.checkpoint, args.out, args.budgets, args.methods, args.seeds, args.ranks, args.rank_sweep_at,
+              (index, count), recipe, args.max_runs, not args.no_progress)
     print(f"wrote {args.out}")
 
 

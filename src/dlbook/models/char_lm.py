@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +145,7 @@ class LMHistory:
 def train_char_lm(model: CharLM, train: np.ndarray, val: np.ndarray, *, steps: int, batch_size: int,
                   seq_len: int, rng: np.random.Generator, lr: float = 3e-3, max_grad_norm: float = 1.0,
                   eval_every: int = 50, val_windows: int = 32, cosine: bool = False,
-                  progress: bool = True) -> LMHistory:
+                  progress: bool = True, after_step: Callable[[int, LMHistory], bool] | None = None) -> LMHistory:
     """Train with Adam on random windows; every ``eval_every`` steps record the val loss.
 
     Each step: a batch of random (N, T) windows (``random_windows``), forward,
@@ -153,6 +154,8 @@ def train_char_lm(model: CharLM, train: np.ndarray, val: np.ndarray, *, steps: i
     exploding gradients, §4.4), Adam update.  The validation loss uses the first
     ``val_windows`` windows of ``val`` (sequence length ``seq_len``).  ``cosine``:
     decay the learning rate from ``lr`` to ``lr``/10 along a cosine (eq-warmup-cosine), 5 % warmup.
+    ``after_step(step, history)`` is called after every step; if it returns True training stops there
+    (the recipe in :mod:`dlbook.char_lm_train` saves every N steps and stops on SIGTERM this way).
     """
     from tqdm.auto import tqdm
 
@@ -182,7 +185,10 @@ def train_char_lm(model: CharLM, train: np.ndarray, val: np.ndarray, *, steps: i
             history.val_loss.append(evaluate_lm(model, val, seq_len, max_windows=val_windows))
             running, count = 0.0, 0
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val=f"{history.val_loss[-1]:.3f}")
+        history.seconds = time.perf_counter() - start
+        history.tokens = step * batch_size * seq_len
+        if after_step is not None and after_step(step, history):
+            break
     bar.close()
     history.seconds = time.perf_counter() - start
-    history.tokens = steps * batch_size * seq_len
     return history
