@@ -264,6 +264,8 @@ def _cross_entropy(data: st.DataObject) -> tuple:
     c = data.draw(st.integers(1, 5))
     targets = rng.integers(0, c, lead)
     ignore = data.draw(st.sampled_from([None, 0]))
+    if ignore is not None and np.all(targets == ignore):
+        ignore = None  # a batch with every target ignored has no mean loss: refused, see the test below
     z = _normal(rng, (*lead, c)) * 3.0
     z = _t(z.data)
     return (lambda a: F.cross_entropy(a, targets, ignore_index=ignore)), [z]
@@ -533,6 +535,23 @@ def test_cross_entropy_rejects_bad_shapes_dtypes_and_classes() -> None:
         F.cross_entropy(z, np.array([0, -1, 2, 2]))
     with pytest.raises(ValueError, match=r"pred and target must have the same shape, got \(4, 3\) and \(3,\)"):
         F.mse_loss(z, np.zeros(3))
+
+
+def test_losses_refuse_a_batch_with_nothing_to_average() -> None:
+    """An empty or fully-ignored batch has no mean loss: a clear ValueError, not a silent -0.0 with zero grads (S7)."""
+    with pytest.raises(ValueError, match=r"cross_entropy: no target to average over: targets has shape \(3,\) "
+                                         r"and all of them equal ignore_index=-100"):
+        F.cross_entropy(Tensor(np.zeros((3, 5))), np.full(3, -100), ignore_index=-100)
+    with pytest.raises(ValueError, match=r"no target to average over: targets has shape \(0,\)$"):
+        F.cross_entropy(Tensor(np.zeros((0, 5))), np.zeros(0, dtype=np.int64))
+    with pytest.raises(ValueError, match=r"targets has shape \(0, 4\)"):
+        nn.CrossEntropyLoss()(Tensor(np.zeros((0, 4, 5))), np.zeros((0, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"mse_loss: pred and target are empty \(shape \(0, 2\)\)"):
+        F.mse_loss(Tensor(np.zeros((0, 2))), np.zeros((0, 2)))
+    # one kept target is enough, and it alone sets the mean
+    z = np.array([[0.0, 1.0], [3.0, 0.0]])
+    one = F.cross_entropy(Tensor(z), np.array([-100, 0]), ignore_index=-100).item()
+    assert one == pytest.approx(np.log1p(np.exp(-3.0)))
 
 
 def test_gradcheck_rejects_float32_and_non_tensors() -> None:

@@ -56,6 +56,9 @@ def mse_loss(pred: Any, target: Any) -> Tensor:
     if sp != st:
         raise ValueError(f"mse_loss: pred and target must have the same shape, got {sp} and {st}")
     check_float("pred", pred)
+    if np.prod(sp) == 0:
+        # the mean of no errors is undefined (PyTorch returns nan): a clear error here, not a NaN in a later epoch
+        raise ValueError(f"mse_loss: pred and target are empty (shape {sp}); there is nothing to average")
     return MSELoss.apply(pred, target)
 
 
@@ -64,7 +67,9 @@ def cross_entropy(logits: Any, targets: Any, ignore_index: int | None = None) ->
 
     logits: (N, C) or (..., C) floats; targets: (N,) or (...) integer classes in
     [0, C).  Stable for logits of any size (log-sum-exp shifted by the max).
-    Targets equal to ``ignore_index`` contribute nothing.
+    Targets equal to ``ignore_index`` contribute nothing, and the mean is over the others.
+    An empty batch, or one whose targets all equal ``ignore_index``, has no mean:
+    ValueError (PyTorch returns nan, which would only surface later as a diverged run).
     """
     z, y = array_of(logits), array_of(targets)
     check_float("logits", z)
@@ -75,7 +80,10 @@ def cross_entropy(logits: Any, targets: Any, ignore_index: int | None = None) ->
             f"got logits {z.shape} and targets {y.shape}"
         )
     valid = y if ignore_index is None else y[y != ignore_index]
-    if valid.size and (valid.min() < 0 or valid.max() >= z.shape[-1]):
+    if valid.size == 0:
+        every = f" and all of them equal ignore_index={ignore_index}" if y.size else ""
+        raise ValueError(f"cross_entropy: no target to average over: targets has shape {y.shape}{every}")
+    if valid.min() < 0 or valid.max() >= z.shape[-1]:
         raise ValueError(
             f"cross_entropy: targets must lie in [0, {z.shape[-1]}), got values in [{valid.min()}, {valid.max()}]"
         )
