@@ -12,8 +12,9 @@ the references do not depend on dlbook's initialisers, only on its parameter nam
 
 ``tests/test_torch_references.py`` runs dlbook on every case and compares with the stored arrays in
 every test run (PyTorch not needed), and, where PyTorch is installed, checks that this script still
-reproduces the stored file.  dlbook itself never imports torch.  The case table lives in
-``torch_reference_cases.py`` beside this file.
+reproduces the stored file.  dlbook itself never imports torch.  The cases live beside this file, in
+``torch_reference_cases.py`` (ops), ``torch_reference_layers.py`` (recurrent, attention) and
+``torch_reference_models.py`` (Transformer layers, GPT, LoRA, optimisers).
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from torch_reference_cases import Arrays, Case, fingerprint, relative_errors  # noqa: E402
-from torch_reference_layers import CASES  # noqa: E402  (importing it completes the table)
+import torch_reference_layers  # noqa: E402, F401  (importing these two completes the table)
+import torch_reference_models  # noqa: E402, F401
+from torch_reference_cases import (  # noqa: E402
+    CASES,  # noqa: E402
+    Arrays,
+    Case,
+    fingerprint,
+    relative_errors,
+)
 
 REFERENCES = Path(__file__).resolve().parent.parent / "tests" / "references" / "torch_references.npz"
 

@@ -44,7 +44,7 @@ class Case:
 CASES: list[Case] = []
 
 
-def _case(name: str, make: Callable[[np.random.Generator], Arrays], ours: Callable[[Arrays], Arrays],
+def add_case(name: str, make: Callable[[np.random.Generator], Arrays], ours: Callable[[Arrays], Arrays],
           theirs: Callable[[Arrays], Arrays]) -> None:
     if any(c.name == name for c in CASES):
         raise ValueError(f"duplicate case name {name!r}")
@@ -86,25 +86,25 @@ def relative_errors(ours: Arrays, theirs: Arrays) -> dict[str, float]:
 
 
 # ---- helpers for both sides --------------------------------------------------------------
-def _torch() -> Any:
+def torch_module() -> Any:
     import torch
 
     return torch
 
 
-def _leaf(a: np.ndarray) -> Tensor:
+def leaf(a: np.ndarray) -> Tensor:
     return Tensor(np.array(a), requires_grad=True)
 
 
-def _tleaf(a: np.ndarray, grad: bool = True) -> Any:
-    return _torch().tensor(np.array(a), requires_grad=grad)
+def tleaf(a: np.ndarray, grad: bool = True) -> Any:
+    return torch_module().tensor(np.array(a), requires_grad=grad)
 
 
-def _np(t: Any) -> np.ndarray:
+def to_numpy(t: Any) -> np.ndarray:
     return t.detach().numpy().copy()
 
 
-def _ours_backward(outputs: list[Tensor], grads: list[np.ndarray]) -> None:
+def ours_backward(outputs: list[Tensor], grads: list[np.ndarray]) -> None:
     """Backpropagate upstream gradient ``grads[i]`` into ``outputs[i]``, all at once."""
     if len(outputs) == 1:
         outputs[0].backward(grads[0])
@@ -115,12 +115,12 @@ def _ours_backward(outputs: list[Tensor], grads: list[np.ndarray]) -> None:
     total.backward()
 
 
-def _theirs_backward(outputs: list[Any], grads: list[np.ndarray]) -> None:
-    torch = _torch()
+def theirs_backward(outputs: list[Any], grads: list[np.ndarray]) -> None:
+    torch = torch_module()
     torch.autograd.backward(outputs, [torch.tensor(g) for g in grads])
 
 
-def _weights(module: nn.Module, rng: np.random.Generator, scale: float = 0.5) -> Arrays:
+def draw_weights(module: nn.Module, rng: np.random.Generator, scale: float = 0.5) -> Arrays:
     """Every parameter of ``module`` drawn from ``rng`` in sorted-name order, as ``w:<name>``.
 
     The references therefore depend on dlbook's parameter names and shapes, not on its initialisers.
@@ -128,42 +128,42 @@ def _weights(module: nn.Module, rng: np.random.Generator, scale: float = 0.5) ->
     return {f"w:{name}": rng.standard_normal(p.shape) * scale for name, p in sorted(module.named_parameters())}
 
 
-def _load_ours(module: nn.Module, inputs: Arrays) -> nn.Module:
+def load_ours(module: nn.Module, inputs: Arrays) -> nn.Module:
     module.load_state_dict({k[2:]: v for k, v in inputs.items() if k.startswith("w:")})
     return module
 
 
-def _ours_grads(module: nn.Module, inputs: Arrays) -> Arrays:
+def ours_grads(module: nn.Module, inputs: Arrays) -> Arrays:
     params = dict(module.named_parameters())
     return {f"grad:{k[2:]}": params[k[2:]].grad for k in inputs if k.startswith("w:")}
 
 
-def _torch_name(name: str) -> str:
+def torch_name(name: str) -> str:
     """dlbook's parameter name → PyTorch's: packed attention projections and stacked layers differ."""
     name = name.replace("in_proj.weight", "in_proj_weight").replace("in_proj.bias", "in_proj_bias")
     return re.sub(r"layers_(\d+)", r"layers.\1", name)
 
 
-def _load_theirs(module: Any, inputs: Arrays) -> Any:
-    torch = _torch()
+def load_theirs(module: Any, inputs: Arrays) -> Any:
+    torch = torch_module()
     module.double()
-    module.load_state_dict({_torch_name(k[2:]): torch.tensor(v) for k, v in inputs.items() if k.startswith("w:")},
+    module.load_state_dict({torch_name(k[2:]): torch.tensor(v) for k, v in inputs.items() if k.startswith("w:")},
                            strict=True)
     return module
 
 
-def _theirs_grads(module: Any, inputs: Arrays) -> Arrays:
+def theirs_grads(module: Any, inputs: Arrays) -> Arrays:
     params = dict(module.named_parameters())
-    return {f"grad:{k[2:]}": _np(params[_torch_name(k[2:])].grad) for k in inputs if k.startswith("w:")}
+    return {f"grad:{k[2:]}": to_numpy(params[torch_name(k[2:])].grad) for k in inputs if k.startswith("w:")}
 
 
-def _gelu_tanh(x: Any) -> Any:
+def gelu_tanh(x: Any) -> Any:
     """dlbook's GELU is the tanh approximation (GPT-2's); PyTorch's "gelu" string means the exact erf form."""
-    return _torch().nn.functional.gelu(x, approximate="tanh")
+    return torch_module().nn.functional.gelu(x, approximate="tanh")
 
 
-def _torch_activation(name: str) -> Any:
-    return _gelu_tanh if name == "gelu" else _torch().nn.functional.relu
+def torch_activation(name: str) -> Any:
+    return gelu_tanh if name == "gelu" else torch_module().nn.functional.relu
 
 
 # ---- activations, losses, LayerNorm, Linear, Embedding -------------------------------------
@@ -175,23 +175,23 @@ def _elementwise(name: str, ours_fn: Callable[[Tensor], Tensor], theirs_fn: Call
         return {"x": x, "g": rng.standard_normal(x.shape)}
 
     def ours(inp: Arrays) -> Arrays:
-        x = _leaf(inp["x"])
+        x = leaf(inp["x"])
         y = ours_fn(x)
         y.backward(inp["g"])
         return {"out": y.data, "grad:x": x.grad}
 
     def theirs(inp: Arrays) -> Arrays:
-        torch = _torch()
-        x = _tleaf(inp["x"])
+        torch = torch_module()
+        x = tleaf(inp["x"])
         y = theirs_fn(torch, x)
         y.backward(torch.tensor(inp["g"]))
-        return {"out": _np(y), "grad:x": _np(x.grad)}
+        return {"out": to_numpy(y), "grad:x": to_numpy(x.grad)}
 
-    _case(name, make, ours, theirs)
+    add_case(name, make, ours, theirs)
 
 
 _elementwise("relu", F.relu, lambda t, x: t.relu(x))
-_elementwise("gelu_tanh", F.gelu, lambda t, x: _gelu_tanh(x))
+_elementwise("gelu_tanh", F.gelu, lambda t, x: gelu_tanh(x))
 _elementwise("sigmoid", F.sigmoid, lambda t, x: t.sigmoid(x))
 _elementwise("tanh", F.tanh, lambda t, x: t.tanh(x))
 _elementwise("softmax_last_axis", lambda x: F.softmax(x, -1), lambda t, x: t.softmax(x, -1))
@@ -209,20 +209,20 @@ def _cross_entropy(name: str, shape: tuple[int, ...], ignore: int | None, scale:
         return {"logits": rng.standard_normal(shape) * scale, "targets": y, "g": np.array(rng.uniform(0.5, 2))}
 
     def ours(inp: Arrays) -> Arrays:
-        z = _leaf(inp["logits"])
+        z = leaf(inp["logits"])
         loss = F.cross_entropy(z, inp["targets"], ignore_index=ignore)
         loss.backward(inp["g"])
         return {"loss": loss.data, "grad:logits": z.grad}
 
     def theirs(inp: Arrays) -> Arrays:
-        torch = _torch()
-        z = _tleaf(inp["logits"])
+        torch = torch_module()
+        z = tleaf(inp["logits"])
         loss = torch.nn.functional.cross_entropy(z.reshape(-1, shape[-1]), torch.tensor(inp["targets"]).reshape(-1),
                                                  ignore_index=-100 if ignore is None else ignore)
         loss.backward(torch.tensor(inp["g"]))
-        return {"loss": _np(loss), "grad:logits": _np(z.grad)}
+        return {"loss": to_numpy(loss), "grad:logits": to_numpy(z.grad)}
 
-    _case(name, make, ours, theirs)
+    add_case(name, make, ours, theirs)
 
 
 _cross_entropy("cross_entropy_2d", (6, 5), None)
@@ -236,21 +236,21 @@ def _mse_make(rng: np.random.Generator) -> Arrays:
 
 
 def _mse_ours(inp: Arrays) -> Arrays:
-    p, t = _leaf(inp["pred"]), _leaf(inp["target"])
+    p, t = leaf(inp["pred"]), leaf(inp["target"])
     loss = F.mse_loss(p, t)
     loss.backward(inp["g"])
     return {"loss": loss.data, "grad:pred": p.grad, "grad:target": t.grad}
 
 
 def _mse_theirs(inp: Arrays) -> Arrays:
-    torch = _torch()
-    p, t = _tleaf(inp["pred"]), _tleaf(inp["target"])
+    torch = torch_module()
+    p, t = tleaf(inp["pred"]), tleaf(inp["target"])
     loss = torch.nn.functional.mse_loss(p, t)
     loss.backward(torch.tensor(inp["g"]))
-    return {"loss": _np(loss), "grad:pred": _np(p.grad), "grad:target": _np(t.grad)}
+    return {"loss": to_numpy(loss), "grad:pred": to_numpy(p.grad), "grad:target": to_numpy(t.grad)}
 
 
-_case("mse_loss", _mse_make, _mse_ours, _mse_theirs)
+add_case("mse_loss", _mse_make, _mse_ours, _mse_theirs)
 
 
 def _module_case(name: str, build_ours: Callable[[], nn.Module], build_theirs: Callable[[Any], Any],
@@ -258,27 +258,27 @@ def _module_case(name: str, build_ours: Callable[[], nn.Module], build_theirs: C
     """A one-input module (LayerNorm, Linear, Embedding): output and gradients of the input and weights."""
 
     def make(rng: np.random.Generator) -> Arrays:
-        inp = {**_weights(build_ours(), rng, scale), **x_of(rng)}
+        inp = {**draw_weights(build_ours(), rng, scale), **x_of(rng)}
         return inp
 
     def ours(inp: Arrays) -> Arrays:
-        m = _load_ours(build_ours(), inp)
+        m = load_ours(build_ours(), inp)
         floating = inp["x"].dtype.kind == "f"
-        x = _leaf(inp["x"]) if floating else inp["x"]
+        x = leaf(inp["x"]) if floating else inp["x"]
         y = m(x)
         y.backward(inp["g"])
-        return {"out": y.data, **({"grad:x": x.grad} if floating else {}), **_ours_grads(m, inp)}
+        return {"out": y.data, **({"grad:x": x.grad} if floating else {}), **ours_grads(m, inp)}
 
     def theirs(inp: Arrays) -> Arrays:
-        torch = _torch()
-        m = _load_theirs(build_theirs(torch), inp)
+        torch = torch_module()
+        m = load_theirs(build_theirs(torch), inp)
         floating = inp["x"].dtype.kind == "f"
-        x = _tleaf(inp["x"]) if floating else torch.tensor(inp["x"])
+        x = tleaf(inp["x"]) if floating else torch.tensor(inp["x"])
         y = m(x)
         y.backward(torch.tensor(inp["g"]))
-        return {"out": _np(y), **({"grad:x": _np(x.grad)} if floating else {}), **_theirs_grads(m, inp)}
+        return {"out": to_numpy(y), **({"grad:x": to_numpy(x.grad)} if floating else {}), **theirs_grads(m, inp)}
 
-    _case(name, make, ours, theirs)
+    add_case(name, make, ours, theirs)
 
 
 _module_case("layer_norm", lambda: nn.LayerNorm(6), lambda t: t.nn.LayerNorm(6),
@@ -315,22 +315,22 @@ def _conv(name: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride:
 
     def run_ours(op: Callable[..., Tensor]) -> Callable[[Arrays], Arrays]:
         def ours(inp: Arrays) -> Arrays:
-            leaves = {k: _leaf(inp[k]) for k in ("x", "w", "b") if k in inp}
+            leaves = {k: leaf(inp[k]) for k in ("x", "w", "b") if k in inp}
             y = op(leaves["x"], leaves["w"], leaves.get("b"), stride=stride, padding=padding)
             y.backward(inp["g"])
             return {"out": y.data, **{f"grad:{k}": t.grad for k, t in leaves.items()}}
         return ours
 
     def theirs(inp: Arrays) -> Arrays:
-        torch = _torch()
-        leaves = {k: _tleaf(inp[k]) for k in ("x", "w", "b") if k in inp}
+        torch = torch_module()
+        leaves = {k: tleaf(inp[k]) for k in ("x", "w", "b") if k in inp}
         y = torch.nn.functional.conv2d(leaves["x"], leaves["w"], leaves.get("b"), stride=stride, padding=padding)
         y.backward(torch.tensor(inp["g"]))
-        return {"out": _np(y), **{f"grad:{k}": _np(t.grad) for k, t in leaves.items()}}
+        return {"out": to_numpy(y), **{f"grad:{k}": to_numpy(t.grad) for k, t in leaves.items()}}
 
     # the fast kernel the models run and the readable one the chapter shows, against the same PyTorch numbers
-    _case(f"conv2d_{name}", make, run_ours(F.conv2d), theirs)
-    _case(f"conv2d_reference_{name}", make, run_ours(F.conv2d_reference), theirs)
+    add_case(f"conv2d_{name}", make, run_ours(F.conv2d), theirs)
+    add_case(f"conv2d_reference_{name}", make, run_ours(F.conv2d_reference), theirs)
 
 
 _conv("3x3_valid", (2, 3, 6, 6), (4, 3, 3, 3), 1, 0)
@@ -353,20 +353,20 @@ def _pool(name: str, kind: str, x_shape: tuple[int, ...], kernel: Any, stride: A
         return {"x": x, "g": rng.standard_normal(g_shape)}
 
     def ours(inp: Arrays) -> Arrays:
-        x = _leaf(inp["x"])
+        x = leaf(inp["x"])
         y = ours_op(x, kernel, stride, padding)
         y.backward(inp["g"])
         return {"out": y.data, "grad:x": x.grad}
 
     def theirs(inp: Arrays) -> Arrays:
-        torch = _torch()
-        x = _tleaf(inp["x"])
+        torch = torch_module()
+        x = tleaf(inp["x"])
         op = torch.nn.functional.max_pool2d if kind == "max" else torch.nn.functional.avg_pool2d
         y = op(x, kernel, stride, padding)   # avg: zero padding counted in the divisor, as dlbook
         y.backward(torch.tensor(inp["g"]))
-        return {"out": _np(y), "grad:x": _np(x.grad)}
+        return {"out": to_numpy(y), "grad:x": to_numpy(x.grad)}
 
-    _case(f"{kind}_pool2d_{name}", make, ours, theirs)
+    add_case(f"{kind}_pool2d_{name}", make, ours, theirs)
 
 
 _pool("k2_s2_tiles", "max", (2, 3, 8, 8), 2, None, 0)
