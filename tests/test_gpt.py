@@ -65,6 +65,20 @@ def test_generate_probabilities_and_sampling_controls() -> None:
         assert greedy[0] == np.argmax(model(np.array([[1, 2]])).data[0, -1])
 
 
+def test_tiny_temperature_degrades_to_argmax_not_nan() -> None:
+    """z / T overflows for T near 0; the probabilities must still be greedy decoding, never NaN (S9)."""
+    from dlbook.sampling import next_token_distribution
+
+    with np.errstate(over="raise", invalid="raise"):  # and no overflow or NaN warning on the way
+        for t in (1e-320, 1e-300, 1e-30):
+            np.testing.assert_array_equal(next_token_distribution([1.0, 2.0, 3.0], temperature=t), [0, 0, 1])
+            np.testing.assert_array_equal(next_token_distribution([3.0, -np.inf, 3.0], temperature=t), [0.5, 0, 0.5])
+        np.testing.assert_array_equal(next_token_distribution([1e300, -1e300, 0.0], temperature=1e-10), [1, 0, 0])
+    # an ordinary temperature is still softmax(z / T)
+    z = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(next_token_distribution(z, temperature=0.7), np.exp(z / 0.7) / np.exp(z / 0.7).sum())
+
+
 def test_bad_input() -> None:
     rng = np.random.default_rng(3)
     model = GPT(TINY, rng=rng)

@@ -11,8 +11,9 @@ def next_token_distribution(logits: np.ndarray, temperature: float = 1.0, top_k:
                             top_p: float | None = None) -> np.ndarray:
     """Probabilities over the vocabulary after temperature, top-k and top-p (nucleus) filtering.
 
-    logits: (V,) -> (V,) summing to 1.  temperature → 0 approaches greedy
-    decoding; top_k keeps the k most likely tokens; top_p keeps the smallest
+    logits: (V,) -> (V,) summing to 1: p = softmax(z / T).  temperature → 0 approaches greedy
+    decoding (and reaches it: a temperature so small that z / T overflows gives the
+    arg-max, ties shared); top_k keeps the k most likely tokens; top_p keeps the smallest
     set of most likely tokens whose probabilities sum to at least p.
     """
     z = np.asarray(logits, dtype=np.float64)
@@ -24,7 +25,13 @@ def next_token_distribution(logits: np.ndarray, temperature: float = 1.0, top_k:
         raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p}")
-    p = softmax_array(z / temperature)
+    with np.errstate(over="ignore"):
+        scaled = z / temperature
+        if np.isinf(scaled[np.isfinite(z)]).any():
+            # z / T overflowed (inf − inf = NaN in the softmax): divide the gaps below the maximum instead,
+            # which are <= 0, so they can only reach −inf (probability 0) and the maximum keeps 0.
+            scaled = (z - z.max()) / temperature
+    p = softmax_array(scaled)
     if top_k is not None and top_k < p.size:
         cutoff = np.sort(p)[-top_k]
         p = np.where(p >= cutoff, p, 0.0)
