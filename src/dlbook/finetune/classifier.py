@@ -9,13 +9,17 @@ attention is causal, no real position ever attends to the padding.
 :func:`finetune_classifier` trains one of the set-ups the chapter compares:
 ``"scratch"`` (random GPT, all trainable), ``"frozen"`` (pretrained, head only),
 ``"last_k"`` (head + last k blocks), ``"lora"`` (pretrained frozen + LoRA
-adapters + head), ``"full"`` (pretrained, all trainable).
+adapters + head), ``"full"`` (pretrained, all trainable), for a fixed number
+of epochs.  :func:`train_until_converged` is the label-efficiency sweep's loop
+instead: batches of similar-length texts, validation-based early stopping, and
+the weights of the best evaluation kept.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +32,7 @@ from dlbook.autograd import Tensor, no_grad
 from dlbook.finetune.freeze import freeze_except, trainable_parameters, unfreeze
 from dlbook.finetune.lora import apply_lora, count_parameters
 from dlbook.models.gpt import GPT
+from dlbook.nn.module import Parameter
 from dlbook.optim import AdamW, WarmupCosine, clip_grad_norm
 
 METHODS = ("scratch", "frozen", "last_k", "lora", "full")
@@ -62,6 +67,10 @@ class GPTClassifier(nn.Module):
                               dtype=dtype)
 
     def forward(self, ids: np.ndarray, lengths: np.ndarray) -> Tensor:
+        return self.head(self.pooled(ids, lengths))
+
+    def pooled(self, ids: np.ndarray, lengths: np.ndarray) -> Tensor:
+        """The one vector per text that the head reads: (N, L), (N,) -> (N, d_model)."""
         ids, lengths = np.asarray(ids), np.asarray(lengths)
         if lengths.shape != ids.shape[:1] or lengths.min() < 1 or lengths.max() > ids.shape[1]:
             raise ValueError(f"lengths must be (N,)={ids.shape[:1]} with values in [1, {ids.shape[1]}], "
@@ -72,7 +81,7 @@ class GPTClassifier(nn.Module):
         else:
             mask = (np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(h.dtype)[..., None]
             pooled = F.sum(h * mask, axis=1) / lengths[:, None].astype(h.dtype)
-        return self.head(pooled)
+        return pooled
 
 
 @dataclass
@@ -190,6 +199,118 @@ def finetune_classifier(model: GPTClassifier, train: tuple[np.ndarray, np.ndarra
     result.seconds = time.perf_counter() - start - eval_seconds    # training time only
     result.test_acc = accuracy_of(model, *test) if test is not None else result.val_acc[-1]
     return result
+
+
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch of index batches, each of similar-length texts (a bucket iterator).
+
+    The indices are shuffled, every chunk of 8 batches is sorted by length and
+    cut into batches of nearly equal size, and the batches are shuffled.  A batch
+    is padded only to its own longest text, so short reviews stop paying for long
+    ones (most reviews are far shorter than the context).
+    """
+    order = rng.permutation(len(lengths))
+    batches: list[np.ndarray] = []
+    for i in range(0, len(order), 8 * batch_size):
+        chunk = order[i:i + 8 * batch_size]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += np.array_split(chunk, -(-len(chunk) // batch_size))
+    return [batches[k] for k in rng.permutation(len(batches))]
+
+
+@dataclass
+class Converged:
+    """How a run trained: its validation curve and where its best evaluation was."""
+
+    best_step: int = 0
+    steps: int = 0
+    best_val_acc: float = -1.0
+    stopped: str = ""
+    val_step: list[int] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+
+
+def train_until_converged(params: list[Parameter], batch_loss: Callable[[np.ndarray], Tensor],
+                          val_accuracy: Callable[[], float], lengths: np.ndarray, *, batch_size: int, lr: float,
+                          weight_decay: float, warmup: int, clip: float, eval_every: int, patience: int,
+                          max_steps: int, rng: np.random.Generator, progress: bool = False,
+                          desc: str = "") -> Converged:
+    """AdamW (warmup + cosine to ``max_steps``) on ``params`` until validation accuracy stops improving.
+
+    ``batch_loss(idx)`` is the mean loss on training examples ``idx``;
+    ``lengths``: (n,) their lengths, for :func:`length_batches`.  Every
+    ``eval_every`` steps ``val_accuracy()`` is measured; training stops when it
+    has not beaten its best for ``patience`` evaluations or after ``max_steps``,
+    and the parameters are set back to their values at the best evaluation.
+    """
+    from tqdm.auto import tqdm
+
+    opt = AdamW(params, lr=lr, weight_decay=weight_decay)
+    sched = WarmupCosine(opt, total_steps=max_steps, warmup_steps=min(warmup, max_steps), min_lr=lr * 0.1)
+    out, best, since_best = Converged(), [p.data.copy() for p in params], 0
+    bar = tqdm(total=max_steps, disable=not progress, desc=desc, leave=False)
+    start = time.perf_counter()
+    while not out.stopped:
+        for idx in length_batches(lengths, min(batch_size, len(lengths)), rng):
+            loss = batch_loss(idx)
+            opt.zero_grad()
+            loss.backward()
+            clip_grad_norm(params, clip)
+            opt.step()
+            sched.step()
+            out.steps += 1
+            bar.update(1)
+            if out.steps % eval_every and out.steps < max_steps:
+                continue
+            t0 = time.perf_counter()
+            out.val_step.append(out.steps)
+            out.val_acc.append(val_accuracy())
+            out.eval_seconds += time.perf_counter() - t0
+            if out.val_acc[-1] > out.best_val_acc:        # strictly better: ties keep the earlier, shorter run
+                out.best_val_acc, out.best_step, since_best = out.val_acc[-1], out.steps, 0
+                best = [p.data.copy() for p in params]
+            else:
+                since_best += 1
+            bar.set_postfix(loss=f"{float(loss.data):.3f}", val=f"{out.val_acc[-1]:.3f}")
+            if since_best >= patience or out.steps >= max_steps:
+                out.stopped = "patience" if since_best >= patience else "max_steps"
+                break
+    bar.close()
+    for p, b in zip(params, best):
+        p.data = b
+    out.train_seconds = time.perf_counter() - start - out.eval_seconds
+    return out
+
+
+def classifier_accuracy(model: GPTClassifier, ids: np.ndarray, lengths: np.ndarray, y: np.ndarray,
+                        batch_size: int = 64) -> float:
+    """Accuracy in eval mode, without a graph, on batches of similar length (each padded only to its longest)."""
+    order = np.argsort(lengths, kind="stable")
+    model.eval()
+    correct = 0
+    with no_grad():
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            logits = model(ids[idx, :int(lengths[idx].max())], lengths[idx]).data
+            correct += int(np.sum(np.argmax(logits, axis=-1) == y[idx]))
+    model.train()
+    return correct / len(y)
+
+
+def pooled_features(pretrained: Any, ids: np.ndarray, lengths: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """The frozen pretrained GPT's pooled features (N, d_model), as :class:`GPTClassifier` pools them."""
+    reader = GPTClassifier(pretrained, 2, rng=np.random.default_rng(0))
+    reader.eval()
+    out = np.empty((len(ids), pretrained.config.d_model), dtype=pretrained.tok_emb.weight.dtype)
+    order = np.argsort(lengths, kind="stable")
+    with no_grad():
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            out[idx] = reader.pooled(ids[idx, :int(lengths[idx].max())], lengths[idx]).data
+    pretrained.train()
+    return out
 
 
 def adapt_to_domain(gpt: GPT, texts: list[str], tokenizer: Any, *, steps: int, batch_size: int, lr: float,

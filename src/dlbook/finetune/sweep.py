@@ -79,7 +79,6 @@ RECIPE: dict[str, Any] = dict(
     lr_scratch=1e-3, lr_frozen=1e-2, lr_lora=3e-3, lr_full=5e-4,
     eval_every=25, patience=4, max_steps=600,                # GPT runs: scratch, lora, full
     probe_eval_every=25, probe_patience=8, probe_max_steps=4000,   # the linear probe on cached features
-    tfidf_C=[0.25, 1.0, 4.0, 16.0],                          # logistic regression's C, picked on validation
 )
 
 
@@ -146,24 +145,14 @@ def _probe_run(run: Run, features: dict[str, np.ndarray], data: dict[str, Any], 
     return dict(test_acc=accuracy("test"), **conv.__dict__, trainable=head.num_parameters())
 
 
-def _tfidf_run(texts: dict[str, list[str]], ys: dict[str, np.ndarray], subset: np.ndarray,
-               r: dict[str, Any]) -> dict[str, Any]:
-    """TF-IDF over character 1–2-grams + logistic regression; C picked on the validation reviews."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+def _tfidf_run(texts: dict[str, list[str]], ys: dict[str, np.ndarray], subset: np.ndarray) -> dict[str, Any]:
+    """The book's classical baseline (:func:`dlbook.baselines.sentiment.tfidf_logistic_regression`) on the subset."""
+    from dlbook.baselines.sentiment import tfidf_logistic_regression
 
     t0 = time.perf_counter()
-    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
-    x = vec.fit_transform([texts["train"][i] for i in subset])
-    y = ys["train"][subset]
-    best: tuple[float, float, Any] = (-1.0, 0.0, None)
-    for c in r["tfidf_C"]:
-        fit = LogisticRegression(C=c, max_iter=2000).fit(x, y)
-        acc = float(np.mean(fit.predict(vec.transform(texts["val"])) == ys["val"]))
-        if acc > best[0]:
-            best = (acc, c, fit)
-    test_acc = float(np.mean(best[2].predict(vec.transform(texts["test"])) == ys["test"]))
-    return dict(test_acc=test_acc, best_val_acc=best[0], C=best[1], train_seconds=time.perf_counter() - t0)
+    model = tfidf_logistic_regression([texts["train"][i] for i in subset], ys["train"][subset])
+    return dict(test_acc=model.accuracy(texts["test"], ys["test"]),
+                best_val_acc=model.accuracy(texts["val"], ys["val"]), train_seconds=time.perf_counter() - t0)
 
 
 # ---- the results file ---------------------------------------------------------------------------------------
@@ -282,7 +271,7 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
             data = _encode(texts, ys, tokenizer, pretrained.config.context,
                            np.unique(np.concatenate([subsets[x] for x in todo if x.method != "tfidf"])))
         if run.method == "tfidf":
-            row = _tfidf_run(texts, ys, subset, r)
+            row = _tfidf_run(texts, ys, subset)
         elif run.method == "frozen":
             if not features:                         # the frozen GPT's features, once, for the same reviews
                 features = {k: pooled_features(pretrained, *data[k][:2]) for k in data}

@@ -1,0 +1,183 @@
+"""The label-efficiency sweep: its plan, its training loop, and a tiny sweep that resumes after an interruption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlbook import functional as F
+from dlbook import nn
+from dlbook.autograd import Tensor
+from dlbook.finetune import sweep
+from dlbook.finetune.classifier import length_batches, train_until_converged
+from dlbook.finetune.sweep_results import (
+    Run,
+    check_complete,
+    load_results,
+    missing_runs,
+    parse_key,
+    plan,
+    resolve_budget,
+    run_key,
+    summarise,
+)
+
+pytest.importorskip("snownlp")
+
+# A tiny sweep: 2 budgets x 2 methods x 2 seeds, each GPT run a few steps on the tiny model.
+GRID = dict(budgets=(30, 60), methods=("tfidf", "lora"), seeds=(0, 1), ranks=())
+TINY_RECIPE = dict(n_val=40, n_test=100, max_steps=4, eval_every=2, patience=1, warmup=1, batch_size=16)
+
+
+def test_plan_keys_and_budgets() -> None:
+    runs = plan(13_928)
+    keys = [run_key(r) for r in runs]
+    assert len(keys) == len(set(keys))
+    # 5 budgets x 5 methods x 3 seeds, plus ranks 1..64 at 1,000 labels (rank 8 there is already on the curve)
+    assert len(runs) == 5 * 5 * 3 + 6 * 3
+    assert Run("lora", 13_928, 2, 8) in runs and Run("lora", 1000, 0, 64) in runs and Run("full", 100, 1) in runs
+    assert all(parse_key(k) == r for k, r in zip(keys, runs))
+    assert run_key(Run("full", 100, 0)) == "full|100|0|-"
+    assert resolve_budget("all", 50) == 50
+    with pytest.raises(ValueError, match="budget"):
+        resolve_budget(51, 50)
+    with pytest.raises(ValueError, match="methods"):
+        plan(100, methods=["lora", "prompting"])
+
+
+def test_label_subsets_are_seeded_and_nested() -> None:
+    a, b = sweep.label_subset(1000, 100, 0), sweep.label_subset(1000, 300, 0)
+    assert len(set(a)) == 100 and set(a) <= set(b)
+    assert np.array_equal(a, sweep.label_subset(1000, 100, 0))
+    assert not np.array_equal(a, sweep.label_subset(1000, 100, 1))
+
+
+def test_length_batches_cover_every_index_once_and_group_similar_lengths() -> None:
+    lengths = np.random.default_rng(0).integers(1, 129, size=1000)
+    batches = length_batches(lengths, 32, np.random.default_rng(1))
+    assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(1000))
+    assert max(len(b) for b in batches) <= 32 and min(len(b) for b in batches) >= 16
+    # padding to each batch's longest text wastes far less than padding every batch to the longest overall
+    padded = sum(len(b) * lengths[b].max() for b in batches)
+    assert padded < 0.7 * len(batches) * 32 * lengths.max()
+
+
+def test_train_until_converged_stops_on_patience_and_keeps_the_best_weights() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3))
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = nn.Linear(3, 2, rng=rng)
+    scripted = iter([0.5, 0.8, 0.7, 0.8, 0.6, 0.9])     # best at the 2nd evaluation; ties do not count
+    snapshots: list[np.ndarray] = []
+
+    def val_accuracy() -> float:
+        snapshots.append(model.weight.data.copy())
+        return next(scripted)
+
+    out = train_until_converged(model.parameters(), lambda i: F.cross_entropy(model(Tensor(x[i])), y[i]),
+                                val_accuracy, np.ones(64, dtype=np.int64), batch_size=16, lr=0.05,
+                                weight_decay=0.0, warmup=1, clip=1.0, eval_every=3, patience=3, max_steps=100,
+                                rng=np.random.default_rng(1))
+    assert out.val_step == [3, 6, 9, 12, 15] and out.val_acc == [0.5, 0.8, 0.7, 0.8, 0.6]
+    assert (out.best_step, out.best_val_acc, out.steps, out.stopped) == (6, 0.8, 15, "patience")
+    assert np.array_equal(model.weight.data, snapshots[1])          # the weights of the best evaluation
+    capped = train_until_converged(model.parameters(), lambda i: F.cross_entropy(model(Tensor(x[i])), y[i]),
+                                   lambda: 0.5, np.ones(64, dtype=np.int64), batch_size=16, lr=0.05,
+                                   weight_decay=0.0, warmup=1, clip=1.0, eval_every=4, patience=10, max_steps=7,
+                                   rng=np.random.default_rng(1))
+    assert (capped.steps, capped.val_step, capped.stopped) == (7, [4, 7], "max_steps")
+
+
+def test_shards_split_the_runs_between_processes() -> None:
+    runs = plan(13_928)
+    parts = [sweep.shard(runs, i, 2, sweep.RECIPE) for i in range(2)]
+    assert sorted(map(run_key, parts[0] + parts[1])) == sorted(map(run_key, runs))
+    assert not set(parts[0]) & set(parts[1])
+    work = [sum(sweep.estimated_cost(r, sweep.RECIPE) for r in part) for part in parts]
+    assert abs(work[0] - work[1]) < 0.05 * sum(work), work
+    with pytest.raises(ValueError, match="shard"):
+        sweep.shard(runs, 2, 2, sweep.RECIPE)
+
+
+def test_summarise_and_coverage_on_hand_made_results() -> None:
+    results = {"n_train": 500, "runs": {run_key(Run("full", 100, s)): {"test_acc": a}
+                                        for s, a in [(0, 0.6), (1, 0.7), (2, 0.8)]}}
+    (row,) = summarise(results)
+    assert (row["method"], row["n_labels"], row["rank"], row["n_seeds"]) == ("full", 100, None, 3)
+    assert row["mean"] == pytest.approx(0.7) and row["std"] == pytest.approx(0.1)
+    grid = dict(budgets=[100], methods=["full"], seeds=[0, 1, 2], ranks=())
+    check_complete(results, **grid)
+    assert missing_runs(results, **{**grid, "seeds": [0, 3]}) == ["full|100|3|-"]
+    with pytest.raises(ValueError, match="lack 1 run"):
+        check_complete(results, **{**grid, "budgets": [100, "all"], "seeds": [0]})
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dlbook.pretrain import pretrain
+
+    out = tmp_path_factory.mktemp("sweep") / "tiny.npz"
+    pretrain("tiny", steps=10, out=out, progress=False)
+    return out
+
+
+def _cli(checkpoint: Path, out: Path, *extra: str) -> None:
+    sets = [f"{k}={json.dumps(v)}" for k, v in TINY_RECIPE.items()]
+    sweep.main(["--checkpoint", str(checkpoint), "--out", str(out), "--budgets", "30", "60", "--methods", "tfidf",
+                "lora", "--seeds", "0", "1", "--ranks", "--no-progress", "--set", *sets, *extra])
+
+
+def test_tiny_sweep_stores_each_run_resumes_and_loses_nothing_when_interrupted(
+        tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "results.json"
+    _cli(tiny_checkpoint, out, "--max-runs", "3")                # a sweep stopped after three runs
+    first = load_results(out)["runs"]
+    assert len(first) == 3
+
+    real = sweep._gpt_run
+    monkeypatch.setattr(sweep, "_gpt_run", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):                       # killed inside the next GPT run
+        _cli(tiny_checkpoint, out)
+    assert load_results(out)["runs"] == first                    # the finished runs are all still there
+    monkeypatch.setattr(sweep, "_gpt_run", real)
+
+    _cli(tiny_checkpoint, out)                                   # resumed: only the missing runs are run
+    results = load_results(out)
+    check_complete(results, **GRID)
+    assert len(results["runs"]) == 8
+    assert all(results["runs"][k] == row for k, row in first.items())     # not re-run (their times unchanged)
+    assert results["n_test"] == 100 and results["recipe"]["max_steps"] == 4
+    for key, row in results["runs"].items():
+        assert 0.0 <= row["test_acc"] <= 1.0 and row["seconds"] > 0, key
+        if row["method"] == "lora":
+            assert 1 <= row["best_step"] <= row["steps"] <= 4 and row["rank"] == 8, key
+
+    # the same sweep in one go gives the same numbers: a run depends on its seed, not on what ran before it
+    fresh = sweep.run_sweep(tiny_checkpoint, tmp_path / "fresh.json", recipe=TINY_RECIPE, progress=False, **GRID)
+    for key, row in fresh["runs"].items():
+        assert (row["test_acc"], row.get("best_step")) == (results["runs"][key]["test_acc"],
+                                                          results["runs"][key].get("best_step")), key
+
+    with pytest.raises(ValueError, match="recipe"):              # never mixes runs of two recipes in one file
+        sweep.run_sweep(tiny_checkpoint, out, recipe={**TINY_RECIPE, "max_steps": 5}, progress=False, **GRID)
+
+
+def test_two_shards_share_one_results_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    grid = {**GRID, "methods": ("tfidf",)}
+    for i in range(2):
+        sweep.run_sweep(tiny_checkpoint, out, shard_of=(i, 2), recipe=TINY_RECIPE, progress=False, **grid)
+    check_complete(load_results(out), **grid)
+
+
+def test_shipped_sweep_results_cover_every_budget_method_and_seed() -> None:
+    """Once shipped, the results 5.3 plots hold every planned run (5 budgets x 5 methods x 3 seeds + the ranks)."""
+    from importlib import resources
+
+    shipped = resources.files("dlbook").joinpath("assets/finetune_sweep.json")
+    if not shipped.is_file():
+        pytest.skip("the label-efficiency sweep's results are not shipped yet")
+    check_complete(load_results(str(shipped)))
