@@ -203,6 +203,23 @@ def test_layernorm_matches_torch() -> None:
     np.testing.assert_allclose(ln.bias.grad, tln.bias.grad.numpy(), atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 1e20), (np.float64, 1e160), (np.float64, 1e300)])
+def test_layernorm_of_huge_inputs_does_not_overflow_to_zero(dtype: type, scale: float) -> None:
+    """(x − μ)² overflows for such x; the output must still be the normalised ramp, not zeros (S11)."""
+    ramp = np.arange(8.0)
+    want = (ramp - ramp.mean()) / ramp.std()        # ε is negligible next to a variance of ~scale²
+    x = Tensor((ramp * scale).astype(dtype)[None], requires_grad=True)
+    y = F.layer_norm(x)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y.data[0], want, rtol=2e-6 if dtype == np.float32 else 1e-12)
+    # the gradient is the unit ramp's gradient (ε → 0) scaled by 1/scale
+    g = np.random.default_rng(0).standard_normal((1, 8))
+    y.backward(g.astype(dtype))
+    unit = Tensor(ramp[None], requires_grad=True)
+    F.layer_norm(unit, eps=1e-300).backward(g)
+    np.testing.assert_allclose(x.grad * scale, unit.grad, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-12)
+
+
 def test_layernorm_bad_input() -> None:
     with pytest.raises(ValueError, match="normalized_shape"):
         nn.LayerNorm(4)(Tensor(np.zeros((2, 5))))

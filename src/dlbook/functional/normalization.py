@@ -18,14 +18,22 @@ class LayerNorm(Function):
 
     dγ = Σ g x̂,  dβ = Σ g  (over all leading axes);  with ĝ = g γ:
     dx = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂))   (means over the last axis).
+
+    Rows whose squared deviations overflow (|x| ≳ 1e19 in float32, 1e154 in float64)
+    get r from the deviations divided by their largest magnitude s first:
+    r = (1/s) / √(mean((x−μ)²/s²) + ε/s²), the same number without the overflow.
     """
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float) -> np.ndarray:
         mu = x.mean(axis=-1, keepdims=True)
         xc = x - mu
-        var = np.einsum("...i,...i->...", xc, xc)[..., None] * (1.0 / x.shape[-1])
+        with np.errstate(over="ignore"):
+            var = np.einsum("...i,...i->...", xc, xc)[..., None] * (1.0 / x.shape[-1])
         r = 1.0 / np.sqrt(var + eps)
+        overflow = np.isinf(var[..., 0])
+        if overflow.any():  # rare: only such rows pay for the rescaling, and the others keep their exact rounding
+            _rescale_overflowing_rows(xc, r, overflow, eps)
         xhat = xc
         xhat *= r
         ctx.save(xhat, r, w, b is not None)
@@ -53,6 +61,19 @@ class LayerNorm(Function):
             gh *= r
             gx = gh
         return gx, gw, gb, None
+
+
+def _rescale_overflowing_rows(xc: np.ndarray, r: np.ndarray, overflow: np.ndarray, eps: float) -> None:
+    """r = 1/√(σ² + ε) for the rows where σ² overflowed, computed from xc / max|xc| (in place in ``r``).
+
+    Rows holding inf or NaN themselves are left as they are (their output is NaN, as it should be).
+    """
+    overflow = overflow & np.isfinite(xc).all(axis=-1)
+    rows = xc[overflow]
+    s = np.abs(rows).max(axis=-1, keepdims=True)
+    scaled = rows / s
+    var_s = np.einsum("...i,...i->...", scaled, scaled)[..., None] * (1.0 / xc.shape[-1])
+    r[overflow] = (1.0 / s) / np.sqrt(var_s + eps / s / s)
 
 
 def layer_norm(x: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
