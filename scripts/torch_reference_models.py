@@ -1,5 +1,6 @@
-"""Cases of ``make_torch_references.py``: Transformer encoder and decoder layers and stacks, the GPT, LoRA,
-and the optimisers, the warmup + cosine schedule and gradient clipping.  Importing this module adds them to
+"""Cases of ``make_torch_references.py``: Transformer encoder and decoder layers and stacks, the models (GPT,
+character LSTM language model, encoder–decoder translator), LoRA, and the optimisers, the warmup + cosine
+schedule and gradient clipping.  Importing this module adds them to
 ``CASES``."""
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ from torch_reference_cases import (
 
 from dlbook import functional as F
 from dlbook import nn, optim
+from dlbook.data import CharTokenizer
 from dlbook.finetune.lora import LoRALinear
+from dlbook.models.char_lm import CharLM
 from dlbook.models.gpt import GPT, GPTConfig
+from dlbook.models.seq2seq import Seq2SeqConfig, Seq2SeqTransformer
 
 __all__ = ["CASES"]
 
@@ -183,6 +187,122 @@ def _gpt(name: str, tied: bool) -> None:
 
 _gpt("gpt_tied_head", tied=True)
 _gpt("gpt_untied_head", tied=False)
+
+
+def _char_lm_make(rng: np.random.Generator) -> Arrays:
+    return {**draw_weights(_char_lm(), rng), "ids": rng.integers(0, _V, (3, 6)),
+            "targets": rng.integers(0, _V, (3, 6))}
+
+
+_V = 8   # the seven letters below and the tokenizer's <unk>
+
+
+def _char_lm() -> CharLM:
+    """The §3.4 character model, small: 8 ids → 4 → two LSTM layers of 5 → 8."""
+    return CharLM(CharTokenizer.fit("abcdefg"), embedding_dim=4, hidden_size=5, num_layers=2, cell="lstm",
+                  rng=_RNG0(0), dtype=np.float64)
+
+
+def _char_lm_ours(inp: Arrays) -> Arrays:
+    m = load_ours(_char_lm(), inp)
+    logits = m(inp["ids"])
+    loss = F.cross_entropy(logits, inp["targets"])
+    loss.backward()
+    return {"logits": logits.data, "loss": loss.data, **ours_grads(m, inp)}
+
+
+def _char_lm_theirs(inp: Arrays) -> Arrays:
+    torch = torch_module()
+    tnn = torch.nn
+
+    class TorchCharLM(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = tnn.Embedding(_V, 4)
+            self.rnn = tnn.LSTM(4, 5, num_layers=2, batch_first=True)
+            self.head = tnn.Linear(5, _V)
+
+        def forward(self, ids: Any) -> Any:
+            return self.head(self.rnn(self.embedding(ids))[0])
+
+    m = load_theirs(TorchCharLM(), inp)
+    logits = m(torch.tensor(inp["ids"]))
+    loss = tnn.functional.cross_entropy(logits.reshape(-1, _V), torch.tensor(inp["targets"]).reshape(-1))
+    loss.backward()
+    return {"logits": to_numpy(logits), "loss": to_numpy(loss), **theirs_grads(m, inp)}
+
+
+add_case("char_lstm_language_model", _char_lm_make, _char_lm_ours, _char_lm_theirs)
+
+_S2S = Seq2SeqConfig(vocab_size=11, d_model=_D, nhead=_HEADS, num_encoder_layers=2, num_decoder_layers=2,
+                     dim_feedforward=_FF, max_len=8)
+
+
+def _seq2seq() -> Seq2SeqTransformer:
+    return Seq2SeqTransformer(_S2S, rng=_RNG0(0), dtype=np.float64)
+
+
+def _seq2seq_make(rng: np.random.Generator) -> Arrays:
+    src = rng.integers(3, 11, (2, 6))
+    src[0, 4:] = _S2S.pad_id          # padding in the source: masked in the encoder and the cross attention
+    tgt = rng.integers(3, 11, (2, 6))
+    tgt[:, 0] = _S2S.bos_id
+    tgt[1, 4:] = _S2S.pad_id          # padding in the target: ignored by the loss
+    return {**draw_weights(_seq2seq(), rng), "src": src, "tgt": tgt}
+
+
+def _seq2seq_ours(inp: Arrays) -> Arrays:
+    m = load_ours(_seq2seq(), inp)
+    logits = m(inp["src"], inp["tgt"][:, :-1])
+    loss = m.loss(inp["src"], inp["tgt"])
+    loss.backward()
+    return {"logits": logits.data, "loss": loss.data, **ours_grads(m, inp)}
+
+
+def _seq2seq_theirs(inp: Arrays) -> Arrays:
+    torch = torch_module()
+    tnn = torch.nn
+    c = _S2S
+    # the sinusoidal table, written out here from its formula: P[p, 2i] = sin(p/10000^(2i/d)), P[p, 2i+1] = cos(…)
+    pos = np.arange(c.max_len)[:, None] / 10000.0 ** (np.arange(0, c.d_model, 2) / c.d_model)
+    table = np.zeros((c.max_len, c.d_model))
+    table[:, 0::2], table[:, 1::2] = np.sin(pos), np.cos(pos)
+
+    def layer(cls: Any) -> Any:
+        return cls(c.d_model, c.nhead, c.dim_feedforward, dropout=0.0, batch_first=True, norm_first=True)
+
+    class TorchSeq2Seq(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = tnn.Embedding(c.vocab_size, c.d_model)
+            self.encoder = tnn.TransformerEncoder(layer(tnn.TransformerEncoderLayer), c.num_encoder_layers,
+                                                  norm=tnn.LayerNorm(c.d_model), enable_nested_tensor=False)
+            self.decoder = tnn.TransformerDecoder(layer(tnn.TransformerDecoderLayer), c.num_decoder_layers,
+                                                  norm=tnn.LayerNorm(c.d_model))
+            self.generator = tnn.Linear(c.d_model, c.vocab_size)
+
+        def forward(self, src: Any, tgt_in: Any) -> Any:
+            def embed(ids: Any) -> Any:
+                return self.embed(ids) * c.d_model ** 0.5 + torch.tensor(table[:ids.shape[1]])
+
+            pad = src == c.pad_id
+            memory = self.encoder(embed(src), src_key_padding_mask=pad)
+            length = tgt_in.shape[1]
+            causal = torch.ones(length, length, dtype=torch.bool).triu(1)
+            h = self.decoder(embed(tgt_in), memory, tgt_mask=causal, tgt_is_causal=True,
+                             memory_key_padding_mask=pad)
+            return self.generator(h)
+
+    m = load_theirs(TorchSeq2Seq(), inp)
+    src, tgt = torch.tensor(inp["src"]), torch.tensor(inp["tgt"])
+    logits = m(src, tgt[:, :-1])
+    loss = tnn.functional.cross_entropy(logits.reshape(-1, c.vocab_size), tgt[:, 1:].reshape(-1),
+                                        ignore_index=c.pad_id)
+    loss.backward()
+    return {"logits": to_numpy(logits), "loss": to_numpy(loss), **theirs_grads(m, inp)}
+
+
+add_case("seq2seq_translator", _seq2seq_make, _seq2seq_ours, _seq2seq_theirs)
 
 
 # ---- LoRA ----------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ pooling (stride = kernel, stride > kernel with gaps, overlapping, padding, ties)
 given states, no bias, truncated BPTT against chunks with detached states) and their cells,
 scaled dot-product attention (causal, bool masks, kv length ≠ q length, broadcast batch axes), multi-head
 attention (key padding, 2-D and 3-D masks, cross attention, no bias), encoder and decoder layers (post- and
-pre-LN, ReLU and GELU) and stacks, the GPT (tied and untied head), LoRA, SGD/Adam/AdamW over six steps with a
+pre-LN, ReLU and GELU) and stacks, the GPT (tied and untied head), the character LSTM language model and
+the encoder–decoder translator (source and target padding), LoRA, SGD/Adam/AdamW over six steps with a
 parameter that has no gradient on two of them, warmup + cosine against PyTorch's schedulers, gradient clipping.
 
 **Tolerance.**  Each array's error is max |dlbook − PyTorch| / max |PyTorch| (relative to the array's largest
