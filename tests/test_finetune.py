@@ -91,7 +91,7 @@ def _lora_layer(seed: int, bias: bool = True, dtype: type = np.float64) -> LoRAL
 
 @pytest.mark.parametrize("bias", [True, False])
 def test_lora_forward_equals_the_merged_formula(bias: bool) -> None:
-    """Verifies (eq-lora): the two-path forward x Wᵀ + b + (α/r)(x Aᵀ)Bᵀ equals x (W + (α/r) B A)ᵀ + b."""
+    """The two-path forward x Wᵀ + b + (α/r)(x Aᵀ)Bᵀ of (eq-lora) equals the merged x (W + (α/r) B A)ᵀ + b."""
     lora = _lora_layer(5, bias)
     x = np.random.default_rng(6).standard_normal((2, 3, 5))
     W, A, B = lora.base.weight.data, lora.lora_A.data, lora.lora_B.data
