@@ -6,16 +6,21 @@ common character is already one symbol.  Training (:meth:`BPETokenizer.fit`):
 1. Cut the text into *pieces* — runs of CJK characters, runs of ASCII letters
    or digits, and every other character on its own — so merges never cross
    punctuation or a line break.  Count each distinct piece once, with its frequency.
-2. Start with every piece as a list of characters (characters seen fewer than
-   ``min_freq`` times become ``<unk>``).
+2. Start with every piece as a list of characters.  Characters seen fewer
+   than ``min_freq`` times are unknown: they cut the piece in two and are never
+   part of a merge (so no learned symbol ever stands for "some rare character").
 3. Repeat until the vocabulary has ``vocab_size`` entries: find the most
    frequent adjacent pair of symbols (ties: the pair first reached in sorted
    order) and merge it into a new symbol everywhere.
 
 Encoding a new text applies the learned merges to each piece in the order they
-were learned (lowest rank first), exactly as in training; decoding joins the
-symbols' strings.  ``decode(encode(text)) == text`` for any text whose
-characters are in the vocabulary.
+were learned (lowest rank first), exactly as in training; an unknown character
+becomes the ``<unk>`` id, which decodes to ``�`` as in
+:class:`~dlbook.data.tokenizers.CharTokenizer`.  Decoding joins the symbols'
+strings, so ``decode(encode(text)) == text`` for any text whose characters are
+in the vocabulary.  Encoding a piece of n characters takes O(n log n) steps (a
+heap of candidate merges over a linked list of symbols), so a long run without
+punctuation costs no more per character than short words.
 
 Special tokens ``<unk>``, ``<pad>``, ``<bos>``, ``<eos>`` take ids 0–3; they
 are never produced from text, only added by the caller.
@@ -34,6 +39,9 @@ import numpy as np
 from dlbook.data.tokenizers import TokenizerBase, checked_ids
 
 SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
+#: The encoder caches the ids of at most this many distinct pieces, each at most CACHE_MAX_PIECE characters long.
+CACHE_SIZE = 2**16
+CACHE_MAX_PIECE = 64
 _PIECE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[A-Za-z0-9\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+|.",
                     re.DOTALL)
 
@@ -63,7 +71,7 @@ class BPETokenizer(TokenizerBase):
             if a + b not in self.stoi:
                 raise ValueError(f"merge ({a!r}, {b!r}) makes {a + b!r}, which is not in the vocabulary")
         self.ranks = {m: r for r, m in enumerate(self.merges)}
-        self._cache: dict[str, list[int]] = {}
+        self._cache: dict[str, list[int]] = {}      # piece -> ids, at most CACHE_SIZE pieces
 
     # ---- training ---------------------------------------------------------
     @classmethod
@@ -90,8 +98,13 @@ class BPETokenizer(TokenizerBase):
             raise ValueError(f"vocab_size must be at least the {len(itos)} special tokens and characters kept "
                              f"(raise min_freq to keep fewer characters), got {vocab_size}")
         known = set(itos)
-        words = [[c if c in known else SPECIALS[0] for c in p] for p in pieces]
-        freqs = list(pieces.values())
+        runs: Counter[tuple[str, ...]] = Counter()   # pieces cut at unknown characters, which never merge
+        for p, n in pieces.items():
+            for run in _known_runs(p, known):
+                if len(run) > 1:                     # a single symbol has no pair to count
+                    runs[tuple(run)] += n
+        words = [list(r) for r in runs]
+        freqs = list(runs.values())
 
         pair_counts: Counter[tuple[str, str]] = Counter()
         where: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
@@ -147,17 +160,69 @@ class BPETokenizer(TokenizerBase):
     def _encode_piece(self, piece: str) -> list[int]:
         ids = self._cache.get(piece)
         if ids is None:
-            syms = [c if c in self.stoi else SPECIALS[0] for c in piece]
-            while len(syms) > 1:
-                ranked = [(self.ranks.get(pair, len(self.ranks)), i) for i, pair in enumerate(zip(syms, syms[1:]))]
-                rank, _ = min(ranked)
-                if rank == len(self.ranks):
-                    break
-                a, b = self.merges[rank]
-                syms = _merge(syms, a, b, a + b)
-            ids = [self.stoi[s] for s in syms]
-            self._cache[piece] = ids
+            ids = []
+            start = 0
+            for i, c in enumerate(piece):        # unknown characters split the piece and stay <unk>
+                if c not in self.stoi:
+                    ids += [self.stoi[s] for s in self._merge_run(piece[start:i])] + [self.unk_id]
+                    start = i + 1
+            ids += [self.stoi[s] for s in self._merge_run(piece[start:])]
+            if len(piece) <= CACHE_MAX_PIECE:    # long runs are rare: caching them would only cost memory
+                if len(self._cache) >= CACHE_SIZE:
+                    self._cache.pop(next(iter(self._cache)))      # the oldest first
+                self._cache[piece] = ids
         return ids
+
+    def _merge_run(self, run: str) -> list[str]:
+        """Apply the merges to ``run`` (known characters only): lowest rank first, each rank left to right.
+
+        The same result as repeatedly merging every occurrence of the lowest-ranked adjacent pair
+        (the textbook loop), in O(n log n): the symbols form a linked list, and a heap holds
+        (rank, position) of each adjacent pair that has a merge.  An entry goes stale when either
+        symbol has since been merged into something else; it is then skipped.  A merge can create a
+        pair of lower rank than the one being applied (when the merged symbol was also learned another
+        way); such pairs wait until every occurrence of the current rank is merged, as in the loop.
+        """
+        if len(run) < 2:
+            return list(run)
+        syms: list[str] = list(run)
+        nxt = list(range(1, len(run))) + [-1]
+        prv = list(range(-1, len(run) - 1))
+        ranks = self.ranks
+        heap = [(ranks[pair], i) for i, pair in enumerate(zip(run, run[1:])) if pair in ranks]
+        heapq.heapify(heap)
+        waiting: list[tuple[int, int]] = []
+        current = -1
+
+        def push(i: int) -> None:                 # the pair starting at symbol i, if it has a merge
+            if i < 0 or nxt[i] < 0:
+                return
+            rank = ranks.get((syms[i], syms[nxt[i]]))
+            if rank is None:
+                return
+            if rank < current:
+                waiting.append((rank, i))
+            else:
+                heapq.heappush(heap, (rank, i))
+
+        while heap or waiting:
+            if waiting and (not heap or heap[0][0] > current):
+                for entry in waiting:
+                    heapq.heappush(heap, entry)
+                waiting.clear()
+            rank, i = heapq.heappop(heap)
+            j = nxt[i]
+            if not syms[i] or j < 0 or (syms[i], syms[j]) != self.merges[rank]:
+                continue                          # stale: a symbol of this pair was merged away
+            current = rank
+            syms[i] += syms[j]                    # merge j into i and unlink j
+            syms[j] = ""
+            nxt[i] = nxt[j]
+            if nxt[j] >= 0:
+                prv[nxt[j]] = i
+            push(prv[i])
+            push(i)
+        return [s for s in syms if s]
 
     def encode(self, text: str) -> np.ndarray:
         """text -> int64 ids (M,) with M <= len(text)."""
@@ -190,6 +255,17 @@ class BPETokenizer(TokenizerBase):
             raise ValueError(f"not a BPE tokenizer: type {data.get('type')!r}")
         return cls(data["itos"], [tuple(m) for m in data["merges"]])
 
+
+
+def _known_runs(piece: str, known: set[str]) -> list[str]:
+    """``piece`` cut at every character not in ``known`` (those characters dropped)."""
+    runs, start = [], 0
+    for i, c in enumerate(piece):
+        if c not in known:
+            runs.append(piece[start:i])
+            start = i + 1
+    runs.append(piece[start:])
+    return runs
 
 
 def _merge(syms: list[str], a: str, b: str, new: str) -> list[str]:
