@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from dlbook.baselines.ladder import ladder, main
+from dlbook.baselines.ladder import ladder, load_ladder, main
 from dlbook.baselines.ngram import AddKUnigram, KneserNey
 
 # "abracadabra" as ids: a=0 b=1 r=2 c=3 d=4; id 5 never occurs (V = 6)
@@ -123,7 +123,8 @@ def test_loss_is_mean_negative_log_prob(news, modified: bool) -> None:
 
 def test_ladder_on_the_news(news) -> None:
     """On the news: add-one unigram = pretrain's unigram loss; KN bigram beats it by a wide margin;
-    each higher order improves, the 5-gram by less than the 3-gram did (no catastrophic failure)."""
+    each higher order improves, the 5-gram by less than the 3-gram did (no catastrophic failure);
+    the shipped ladder (assets/baselines.json) holds the same numbers."""
     V = news.tokenizer.vocab_size
     uni = AddKUnigram(V).fit(news.train).loss(news.val)
     assert uni == pytest.approx(news.unigram_val_loss, rel=1e-12)
@@ -131,6 +132,11 @@ def test_ladder_on_the_news(news) -> None:
     assert val[2] < uni - 1.5                     # measured 6.53 -> 4.57
     assert val[3] < val[2] - 0.3                  # 3.94
     assert val[5] < val[3] and val[5] < 3.9       # 3.80: the baseline the GPT must beat
+    # the shipped ladder is what this code computes (modified KN is the default)
+    shipped = load_ladder()["vocabs"]["news+reviews"]
+    assert shipped["vocab_size"] == V and shipped["models"]["mkn5"]["val"] == pytest.approx(val[5], rel=1e-9)
+    assert shipped["models"]["mkn3"]["val"] == pytest.approx(val[3], rel=1e-9)
+    assert shipped["best"] == "mkn5"
 
 
 def test_ladder_script_writes_json(tmp_path, monkeypatch) -> None:

@@ -66,6 +66,13 @@ def _as_ids(name: str, ids: object, vocab_size: int, min_len: int = 0) -> np.nda
     return arr.astype(np.int64, copy=False)
 
 
+def _distinct(x: np.ndarray) -> np.ndarray:
+    """The distinct values of ``x``, sorted.  (np.unique without return_inverse takes a hash-based
+    path in numpy 2.4 that measured 10x slower than a sort on 1.7 M int64 codes.)"""
+    s = np.sort(x)
+    return s[np.concatenate([[True], s[1:] != s[:-1]])] if len(s) else s
+
+
 class NGramLM:
     """Shared interface: ``fit(ids)``, ``log_probs(ids)``, ``loss(ids)``, ``prob``, ``distribution``."""
 
@@ -188,7 +195,7 @@ class KneserNey(NGramLM):
             if k == n:                         # highest order: raw counts c(h w)
                 a = np.bincount(index, minlength=len(uniq)).astype(np.float64)
             else:                              # lower orders: N1+(• h w), distinct left neighbours
-                pairs = np.unique(index * (V + 1) + left[:starts])
+                pairs = _distinct(index * (V + 1) + left[:starts])
                 a = np.bincount(pairs // (V + 1), minlength=len(uniq)).astype(np.float64)
             D = self._estimate_discounts(a)
             history = uniq // V                # index of each k-gram's history in the order k-1 table
