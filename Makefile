@@ -19,7 +19,7 @@ AVX2_PROFILE := NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS
 # (MPLBACKEND=Agg on a headless machine would store no figures).
 NB_ENV := env -u MPLBACKEND
 
-.PHONY: sysdeps book test unit notebooks build-strict lab run vendor lint bench clean serve
+.PHONY: sysdeps book test unit notebooks build-strict lab run vendor lint bench clean serve explore
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -47,6 +47,13 @@ lint:
 
 unit:
 	$(PY) -m pytest tests -q --ignore=tests/browser
+
+## make explore [FACTOR=10]: the property tests on fresh random examples, FACTOR times as many as make test
+## draws (which draws the same ones every run: tests/conftest.py). Each falsifying example is printed with its
+## @reproduce_failure line and kept in .hypothesis/ for the next run; turn it into an @example or a test.
+explore: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=explore HYPOTHESIS_EXPLORE_FACTOR=$(or $(FACTOR),10) \
+		$(PY) -m pytest tests --ignore=tests/browser -m hypothesis -q -rf --hypothesis-show-statistics
 
 ## make notebooks: nbval strict on this CPU's numpy paths, then (where the CPU has AVX-512) on the AVX2 profile
 notebooks:
