@@ -99,6 +99,36 @@ def test_lora_forward_equals_the_merged_formula(bias: bool) -> None:
     np.testing.assert_allclose(lora(Tensor(x)).data, merged, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+@pytest.mark.parametrize("bias, train_w", [(True, False), (False, False), (True, True)])
+def test_lora_op_equals_the_composed_ops(dtype: type, tol: float, bias: bool, train_w: bool) -> None:
+    """LoRAOp (one op, its own backward) equals linear + linear + add built from autograd's ops: values and grads."""
+    from dlbook.finetune.lora import LoRAOp
+
+    rng = np.random.default_rng(12)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in [(2, 3, 5), (4, 5), (4,), (2, 5), (4, 2)]]
+    g = rng.standard_normal((2, 3, 4)).astype(dtype)
+    needs = [True, train_w, bias, True, True]
+
+    def leaves() -> list:
+        return [Tensor(a.copy(), requires_grad=n) for a, n in zip(arrays, needs)]
+
+    x, w, b, a, bm = leaves()
+    fused = LoRAOp.apply(x, w, b if bias else None, a, bm, scaling=1.5)
+    x2, w2, b2, a2, bm2 = leaves()
+    composed = F.add(F.linear(x2, w2, b2 if bias else None), F.linear(F.mul(F.linear(x2, a2), 1.5), bm2))
+    assert fused.dtype == dtype
+    np.testing.assert_allclose(fused.data, composed.data, rtol=tol, atol=tol)
+    fused.backward(g)
+    composed.backward(g)
+    for mine, theirs, need in zip([x, w, b, a, bm], [x2, w2, b2, a2, bm2], needs):
+        if need and (mine is not b or bias):
+            assert mine.grad.dtype == dtype
+            np.testing.assert_allclose(mine.grad, theirs.grad, rtol=tol, atol=tol)
+        else:
+            assert mine.grad is None
+
+
 def test_lora_backward_forms_no_full_size_weight_gradient() -> None:
     """W is frozen: no gradient reaches it, and no op's backward returns an (out, in) = (4, 5) array."""
     from dlbook.autograd import _topological_order

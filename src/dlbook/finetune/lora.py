@@ -9,12 +9,13 @@ A starts random (so the adapter can learn), B at zero (so the adapted model
 starts *exactly* as the pretrained one).  Only r·(in + out) numbers per layer
 are trained instead of in·out.
 
-In training the two terms are computed apart, as the equation reads: the
-frozen product x Wᵀ + b, and the adapter's path through the r-wide bottleneck,
-(α/r)(x Aᵀ) Bᵀ.  So the backward pass never forms an out × in weight gradient
-(W is frozen, and dL/dA = (α/r)(dL/dh B)ᵀ x, dL/dB = (α/r) dL/dhᵀ (x Aᵀ) are
-r × in and out × r), and the optimiser holds state for A and B only.  After
-training, ``W + (α/r) B A`` can be folded into one matrix for inference —
+In training the two terms are computed apart, as the equation reads, in one
+op (:class:`LoRAOp`): the frozen product x Wᵀ + b, and the adapter's path
+through the r-wide bottleneck u = x Aᵀ.  So the backward pass never forms an
+out × in weight gradient (W is frozen; dL/dA and dL/dB are r × in and out × r),
+the graph keeps only x and u (not three full-size outputs, as composing
+linear + linear + add would), and the optimiser holds state for A and B only.
+After training, ``W + (α/r) B A`` can be folded into one matrix for inference —
 in place with :meth:`LoRALinear.merge` (undone by :meth:`LoRALinear.unmerge`),
 or for good with :func:`merge_lora` — and the adapted model then costs nothing
 extra.
@@ -29,12 +30,49 @@ from typing import Any
 import numpy as np
 
 from dlbook import functional as F
-from dlbook._checks import check_positive_int
-from dlbook.autograd import Tensor, is_grad_enabled, no_grad
+from dlbook._checks import check_float, check_positive_int
+from dlbook.autograd import Context, Function, Tensor, is_grad_enabled, no_grad
 from dlbook.nn.linear import Linear
 from dlbook.nn.module import Module, Parameter
 
 DEFAULT_TARGETS = ("self_attn.in_proj", "self_attn.out_proj", "linear1", "linear2")
+
+
+class LoRAOp(Function):
+    """h = x Wᵀ + b + s (x Aᵀ) Bᵀ with s = α/r, as one op.  Implements (eq-lora).
+
+    x: (..., in); W: (out, in); b: (out,) or None; A: (r, in); B: (out, r).
+    With g = dL/dh and the bottleneck u = x Aᵀ: (..., r), the only intermediate kept::
+
+        dL/dx = g W + s (g B) A      dL/dA = s (g B)ᵀ x      dL/dB = s gᵀ u
+        dL/db = Σ g                  dL/dW = gᵀ x  (formed only if W is trainable — never, when frozen)
+
+    (sums over all leading axes).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, a: np.ndarray,
+                bm: np.ndarray, *, scaling: float) -> np.ndarray:
+        u = x @ a.T                                  # (..., r)
+        out = x @ w.T
+        out += (u * scaling) @ bm.T                  # α/r scales the r-wide array, not the (..., out) one
+        if b is not None:
+            out += b
+        ctx.save(x, w, b is not None, a, bm, u, scaling)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray) -> tuple:
+        x, w, has_bias, a, bm, u, s = ctx.saved
+        need_x, need_w, need_b, need_a, need_bm = ctx.needs_grad
+        g2, x2 = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        gu = (g @ bm) * s                            # dL/du: (..., r)
+        gx = (g @ w + gu @ a) if need_x else None
+        gw = (g2.T @ x2) if need_w else None
+        gb = g2.sum(axis=0) if has_bias and need_b else None
+        ga = (gu.reshape(-1, gu.shape[-1]).T @ x2) if need_a else None
+        gbm = (g2.T @ u.reshape(-1, u.shape[-1])) * s if need_bm else None
+        return gx, gw, gb, ga, gbm
 
 
 class LoRALinear(Module):
@@ -57,8 +95,11 @@ class LoRALinear(Module):
         if not isinstance(base, Linear):
             raise TypeError(f"LoRALinear wraps an nn.Linear, got {type(base).__name__}")
         self.rank = check_positive_int("rank", rank)
-        if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or alpha <= 0:
-            raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+        # numpy scalars (np.float32(8), np.int64(8)) are numbers too; bools are not
+        if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+            raise TypeError(f"alpha must be a positive number, got {type(alpha).__name__}")
+        if not np.isfinite(alpha) or alpha <= 0:
+            raise ValueError(f"alpha must be a positive finite number, got {alpha!r}")
         self.alpha = float(alpha)
         self.scaling = self.alpha / self.rank
         self.base = base
@@ -87,22 +128,21 @@ class LoRALinear(Module):
         return self._merged_weight is not None
 
     def forward(self, x: Tensor) -> Tensor:
-        """x Wᵀ + b + (α/r)(x Aᵀ) Bᵀ: (..., in_features) -> (..., out_features) (eq-lora).
+        """x Wᵀ + b + (α/r)(x Aᵀ) Bᵀ: (..., in_features) -> (..., out_features) (eq-lora), as :class:`LoRAOp`.
 
-        The frozen path and the adapter path are two products; the adapter's
-        goes through the r-wide bottleneck x Aᵀ: (..., rank), and α/r scales
-        that small array rather than the full-size output.  When merged, one
-        product with the folded matrix.
+        When merged (:meth:`merge`), one product with the folded matrix instead.
         """
+        check_float("x", x)
+        if x.shape[-1:] != (self.in_features,):
+            raise ValueError(f"LoRALinear: input's last axis must be in_features={self.in_features}, "
+                             f"got shape {x.shape}")
         if self._merged_weight is not None:
             if is_grad_enabled() and (self.lora_A.requires_grad or self.lora_B.requires_grad):
                 # A and B are not in the merged graph: training now would silently leave them unchanged
                 raise RuntimeError("LoRALinear is merged (for inference): call unmerge() before training, "
                                    "or run it under no_grad()")
             return F.linear(x, self._merged_weight, self.base.bias)
-        frozen = self.base(x)                                          # x Wᵀ + b; W gets no gradient
-        low = F.mul(F.linear(x, self.lora_A), self.scaling)            # (α/r) x Aᵀ: (..., rank)
-        return F.add(frozen, F.linear(low, self.lora_B))               # + (α/r)(x Aᵀ) Bᵀ
+        return LoRAOp.apply(x, self.base.weight, self.base.bias, self.lora_A, self.lora_B, scaling=self.scaling)
 
     def merge(self) -> LoRALinear:
         """Fold the adapter into one matrix W + (α/r) B A for inference; returns ``self``.
