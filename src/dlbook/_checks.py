@@ -13,6 +13,23 @@ def array_of(x: Any) -> np.ndarray:
     return data if isinstance(data, np.ndarray) else np.asarray(data)
 
 
+def layer_input(name: str, x: Any, dtype: Any) -> Any:
+    """A layer's input: a Tensor or ndarray unchanged, anything array-like (a list) as an ndarray of ``dtype``.
+
+    Layers accept what the functional ops accept; a list has no dtype of its own, so it takes the
+    layer's.  Raises a TypeError naming ``name`` if ``x`` is not numbers (strings, ragged lists).
+    """
+    if isinstance(x, np.ndarray) or isinstance(getattr(x, "data", None), np.ndarray):
+        return x
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:                                  # ragged nested lists
+        raise TypeError(f"{name} must be an array of numbers, got a ragged {type(x).__name__}: {err}") from None
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__} of dtype {arr.dtype}")
+    return arr.astype(dtype)
+
+
 def check_ndim(name: str, x: Any, ndims: int | tuple[int, ...], what: str = "") -> None:
     """Raise ValueError unless ``x`` has one of the allowed numbers of dimensions."""
     allowed = (ndims,) if isinstance(ndims, int) else ndims

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlbook._checks import check_positive_int
+from dlbook.data.tokenizers import checked_ids
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 #: The target-form tags that start every source sequence.
@@ -90,19 +91,19 @@ class Vocab:
         return np.array(ids, dtype=np.int64)
 
     def decode(self, ids: Iterable[int]) -> str:
+        """ids -> text up to the first ``<eos>``, without ``<pad>``/``<bos>``; ids must be integers in range."""
         out = []
-        for i in ids:
-            i = int(i)
+        for i in checked_ids(ids, len(self.itos), "Vocab.decode"):
             if i == self.eos_id:
                 break
-            if i in (self.pad_id, self.bos_id) or not 0 <= i < len(self.itos):
+            if i in (self.pad_id, self.bos_id):
                 continue
             out.append(self.itos[i])
         return "".join(out)
 
     def tokens(self, ids: Iterable[int]) -> list[str]:
-        """Every id as its token (for labelling attention maps), ``<pad>`` included."""
-        return [self.itos[int(i)] for i in ids]
+        """Every id as its token (for labelling attention maps), ``<pad>`` included; ids must be in range."""
+        return [self.itos[i] for i in checked_ids(ids, len(self.itos), "Vocab.tokens")]
 
 
 def pad_batch(seqs: Sequence[np.ndarray], pad_id: int = 0, length: int | None = None) -> np.ndarray:

@@ -15,12 +15,22 @@ from dlbook._io import atomic_write
 UNK = "<unk>"
 
 
-def checked_ids(ids: Iterable[int], vocab_size: int) -> list[int]:
-    """``ids`` (any iterable or array of integers) as Python ints, each checked to lie in [0, vocab_size)."""
-    flat = [int(i) for i in np.asarray(ids if isinstance(ids, np.ndarray) else list(ids)).reshape(-1)]
+def checked_ids(ids: Iterable[int], vocab_size: int, caller: str = "decode") -> list[int]:
+    """``ids`` (any iterable or array of integers) as Python ints, each checked to lie in [0, vocab_size).
+
+    Floats, strings and bools are refused with a TypeError (``int(2.7)`` would silently be id 2, and
+    ``int("3")`` id 3); ``caller`` names the method in the error.
+    """
+    arr = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids))
+    if arr.size == 0:
+        return []
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{caller}: ids must be integers, got dtype {arr.dtype} "
+                        f"(e.g. {arr.reshape(-1)[0]!r})")
+    flat = [int(i) for i in arr.reshape(-1)]
     for i in flat:
         if not 0 <= i < vocab_size:
-            raise ValueError(f"decode: id {i} is outside the vocabulary [0, {vocab_size})")
+            raise ValueError(f"{caller}: id {i} is outside the vocabulary [0, {vocab_size})")
     return flat
 
 

@@ -44,6 +44,10 @@ def encode_texts(texts: list[str], tokenizer: Any, context: int) -> tuple[np.nda
     L is the longest (cut) text, at most ``context``; empty texts become one ``<unk>``.
     """
     context = check_positive_int("context", context)
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings, got one str (wrap it in a list)")
+    if len(texts) == 0:
+        raise ValueError("texts is empty: give at least one text to encode")
     rows = [tokenizer.encode(t)[:context] for t in texts]
     rows = [r if len(r) else np.zeros(1, dtype=np.int64) for r in rows]
     lengths = np.array([len(r) for r in rows], dtype=np.int64)

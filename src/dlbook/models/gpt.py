@@ -148,7 +148,11 @@ class GPT(nn.Module):
     def next_token_probs(self, ids: Any, temperature: float = 1.0, top_k: int | None = None,
                          top_p: float | None = None) -> np.ndarray:
         """The distribution the sampler draws the token after ``ids`` (1-D) from: (vocab_size,)."""
-        idx = np.asarray(ids, dtype=np.int64).reshape(1, -1)
+        idx = np.asarray(ids)
+        if idx.size == 0:
+            raise ValueError("ids is empty: give at least one token to predict the next one from")
+        check_integer("ids", idx)                # 1.7 must not silently become token 1
+        idx = idx.astype(np.int64).reshape(1, -1)
         with no_grad():
             self.eval()
             logits = self(idx[:, -self.config.context:]).data[0, -1]

@@ -84,8 +84,8 @@ class Seq2SeqTransformer(nn.Module):
     def _ids(self, name: str, ids: Any) -> np.ndarray:
         a = array_of(ids)
         check_integer(name, a)
-        if a.ndim != 2 or a.shape[1] == 0:
-            raise ValueError(f"{name} must be 2-D (batch, length) with length >= 1, got shape {a.shape}")
+        if a.ndim != 2 or a.shape[1] == 0 or a.shape[0] == 0:
+            raise ValueError(f"{name} must be 2-D (batch, length) with batch and length >= 1, got shape {a.shape}")
         if a.shape[1] > self.config.max_len:
             raise ValueError(f"{name} is {a.shape[1]} tokens long, longer than max_len={self.config.max_len}")
         if a.min() < 0 or a.max() >= self.config.vocab_size:

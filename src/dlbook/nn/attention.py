@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from dlbook import functional as F
-from dlbook._checks import array_of, check_float, check_nonnegative, check_positive_int
+from dlbook._checks import array_of, check_float, check_nonnegative, check_positive_int, layer_input
 from dlbook.autograd import Context, Function, Tensor
 from dlbook.functional.attention import (
     attention_backward_arrays,
@@ -138,6 +138,10 @@ class MultiheadAttention(Module):
                 attn_mask: Any = None, key_padding_mask: Any = None, is_causal: bool = False,
                 need_weights: bool = False) -> tuple[Tensor, np.ndarray | None]:
         e = self.embed_dim
+        dtype = self.out_proj.weight.dtype
+        query = layer_input("query", query, dtype)
+        key = None if key is None else layer_input("key", key, dtype)
+        value = None if value is None else layer_input("value", value, dtype)
         for name, x in (("query", query), ("key", key), ("value", value)):
             if x is None:
                 continue

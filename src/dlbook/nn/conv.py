@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbook._checks import check_positive_int
+from dlbook._checks import check_positive_int, layer_input
 from dlbook.autograd import Tensor
 from dlbook.functional import conv as C
 from dlbook.nn.init import he_normal
@@ -44,6 +44,9 @@ class Conv2d(Module):
         self.bias = Parameter(np.zeros(self.out_channels, dtype=dtype)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        x = layer_input("x", x, self.weight.dtype)
+        if x.ndim >= 1 and x.shape[0] == 0:      # numpy cannot reshape an empty batch in the backward pass
+            raise ValueError(f"Conv2d: x has batch size 0 (shape {x.shape}); give at least one image")
         return C.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
 
     def extra_repr(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from dlbook import functional as F
-from dlbook._checks import check_float, check_positive_int
+from dlbook._checks import check_float, check_positive_int, layer_input
 from dlbook.autograd import Tensor
 from dlbook.nn.init import INITIALISERS, lecun_uniform
 from dlbook.nn.module import Module, Parameter
@@ -44,6 +44,7 @@ class Linear(Module):
         self.bias = Parameter(b.astype(dtype)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        x = layer_input("x", x, self.weight.dtype)
         check_float("x", x)
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"Linear: input's last axis must be in_features={self.in_features}, got shape {x.shape}")

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbook._checks import check_positive_int
+from dlbook._checks import check_positive_int, layer_input
 from dlbook.autograd import Tensor
 from dlbook.functional.normalization import layer_norm
 from dlbook.nn.module import Module, Parameter
@@ -29,6 +29,7 @@ class LayerNorm(Module):
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
 
     def forward(self, x: Tensor) -> Tensor:
+        x = layer_input("x", x, self.weight.dtype)
         if x.shape[-1:] != (self.normalized_shape,):
             raise ValueError(f"LayerNorm: x's last axis must be normalized_shape={self.normalized_shape}, "
                              f"got shape {x.shape}")

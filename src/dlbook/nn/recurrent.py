@@ -69,6 +69,8 @@ class _RecurrentBase(Module):
             raise ValueError(f"{name}: x must have shape (N, T, input_size={self.input_size}), got {ax.shape}")
         if ax.shape[1] == 0:
             raise ValueError(f"{name}: x is an empty sequence (T = 0), got shape {ax.shape}")
+        if ax.shape[0] == 0:                     # the fused backward cannot reshape an empty batch
+            raise ValueError(f"{name}: x has batch size 0 (N = 0), got shape {ax.shape}")
         if ax.shape[2] != self.input_size:
             raise ValueError(f"{name}: x's last axis must be input_size={self.input_size}, got shape {ax.shape}")
         return ax
