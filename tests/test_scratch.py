@@ -55,7 +55,7 @@ def _lstm_grads(seed: int, rounds: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     lstm = nn.LSTM(6, 24, num_layers=2, rng=rng)
     out = []
-    for r in range(rounds):
+    for _ in range(rounds):
         x = rng.standard_normal((8, 12, 6))
         y, _ = lstm(x)
         for p in lstm.parameters():
@@ -73,7 +73,7 @@ def _conv_grads(seed: int, rounds: int) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     conv = nn.Conv2d(3, 8, 3, padding=1, rng=rng)
     out = []
-    for r in range(rounds):
+    for _ in range(rounds):
         x = Tensor(rng.standard_normal((6, 3, 14, 14)), requires_grad=True)
         y = conv(x)
         for p in conv.parameters():
