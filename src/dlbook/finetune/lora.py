@@ -39,7 +39,7 @@ DEFAULT_TARGETS = ("self_attn.in_proj", "self_attn.out_proj", "linear1", "linear
 
 
 class LoRAOp(Function):
-    """h = x Wᵀ + b + s (x Aᵀ) Bᵀ with s = α/r, as one op.  Implements (eq-lora).
+    """h = x Wᵀ + b + s (x Aᵀ) Bᵀ with s = α/r (eq-lora), as one op: the forward and backward of LoRALinear.
 
     x: (..., in); W: (out, in); b: (out,) or None; A: (r, in); B: (out, r).
     With g = dL/dh and the bottleneck u = x Aᵀ: (..., r), the only intermediate kept::
