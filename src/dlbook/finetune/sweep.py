@@ -74,9 +74,10 @@ SETTINGS: dict[str, Any] = dict(n_train=2000, n_val=300, epochs=1, batch_size=32
 
 #: The sweep's recipe (``--set key=value`` changes one; a results file only ever holds runs of one recipe).
 #: ``n_val`` validation reviews pick the best evaluation; ``n_test`` None = the whole test split.  The step budget
-#: is set by time: at d_model 192, context 128, a step of 32 reviews costs about 1.3 s of one core and scoring a
-#: review 12 ms, so these settings make the whole grid about 2.3–2.5 hours on two cores (two shards); a GPT run
-#: stops 2 evaluations (50 steps) after its best, or at 250 steps (half an epoch of all 13,928 reviews).
+#: is set by time: at d_model 192, context 128, a step of 32 reviews cost about 1.3 s of one (busy) core and
+#: scoring a review 12 ms, so the whole grid takes about 2.5 hours on two cores (two shards) if GPT runs stop
+#: early and 3.5 if every one reaches max_steps; a GPT run stops 2 evaluations (50 steps) after its best, or
+#: at 250 steps (about half an epoch of all 13,928 reviews).
 RECIPE: dict[str, Any] = dict(
     batch_size=32, n_val=300, n_test=None, alpha=16.0, weight_decay=0.01, clip=1.0, warmup=20,
     lr_scratch=1e-3, lr_frozen=1e-2, lr_lora=3e-3, lr_full=5e-4,
