@@ -170,3 +170,21 @@ def test_lora_alpha_still_refuses_non_numbers_and_non_positive(alpha, error) -> 
     rng = np.random.default_rng(0)
     with pytest.raises(error, match="alpha"):
         LoRALinear(nn.Linear(4, 3, rng=rng), rank=2, alpha=alpha, rng=rng)
+
+
+def test_sampling_refuses_nan_logits() -> None:
+    """NaN logits (diverged weights) are named, not passed on to numpy's 'Probabilities contain NaN'."""
+    from dlbook.sampling import next_token_distribution, sample_next
+
+    with pytest.raises(ValueError, match="NaN at \\[1\\]"):
+        next_token_distribution(np.array([0.0, np.nan, 1.0]))
+    with pytest.raises(ValueError, match="logits hold NaN"):
+        sample_next(np.array([np.nan, 0.0]), np.random.default_rng(0))
+
+
+def test_pretrain_names_step_and_lr_when_gradients_are_not_finite() -> None:
+    """A non-finite gradient norm (found by clipping, before the loss check) stops pretraining naming step and lr."""
+    from dlbook.pretrain import pretrain
+
+    with pytest.raises(FloatingPointError, match=r"step \d+ \(learning rate"):
+        pretrain("tiny", seed=0, steps=30, lr=1e6, warmup=1, min_lr=0.0, eval_every=1000, progress=False)

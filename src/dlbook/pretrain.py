@@ -39,12 +39,14 @@ from dlbook.models.gpt import GPT, GPTConfig, load_gpt_state, save_gpt
 from dlbook.optim import AdamW, WarmupCosine, clip_grad_norm
 
 ASSET = Path(__file__).parent / "assets" / "gpt_news_small.npz"
+#: The Part IV checkpoint (the ``base`` preset), exported from its run by :func:`export_weights`.
+BASE_ASSET = Path(__file__).parent / "assets" / "gpt_news_base.npz"
 
 #: Training presets: the model shape (a name in ``dlbook.models.gpt.PRESETS``) and the run.
 PRESETS: dict[str, dict[str, Any]] = {
     # tests and the chapter's live run: seconds to a minute
     "tiny": dict(model="tiny", steps=300, batch_size=16, lr=3e-3, warmup=30, min_lr=3e-4, weight_decay=0.01,
-                 clip=1.0, eval_every=100, eval_windows=64, min_freq=5, dropout=0.0, vocab="news",
+                 clip=1.0, eval_every=100, eval_windows=64, min_freq=5, dropout=0.0, vocab="news+reviews",
                  save_every=100),
     # the first shipped checkpoint: a few minutes of one CPU core
     "small": dict(model="small", steps=800, batch_size=32, lr=2e-3, warmup=80, min_lr=1e-4, weight_decay=0.01,
@@ -292,7 +294,11 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
         while step < end and stop.signal is None:
             x, y = random_windows(data.train, s["batch_size"], config.context, batch_rng)
             lr = opt.lr
-            loss = train_step(model, opt, sched, x, y, s["clip"])
+            try:
+                loss = train_step(model, opt, sched, x, y, s["clip"])
+            except FloatingPointError as err:     # clipping found a non-finite gradient norm
+                raise FloatingPointError(f"training diverged at step {step + 1} (learning rate {lr:.3g}): "
+                                         f"{err}") from None
             if not np.isfinite(loss):
                 raise FloatingPointError(f"training diverged: loss {loss} at step {step + 1} (learning rate {lr:.3g}); "
                                          "lower lr or raise warmup")
@@ -325,6 +331,23 @@ def _lr_at(sched: WarmupCosine, step: int) -> float:
     return warmup_cosine(step, sched.total_steps, sched.warmup_steps, sched.max_lr, sched.min_lr)
 
 
+def export_weights(run: str | Path, out: str | Path, dtype: Any = np.float16) -> None:
+    """Write the weights of the run saved at ``run`` to ``out`` as ``dtype``, without the optimiser state.
+
+    What a run ships: the parameters (float16 halves the file; the model computes in float32 after
+    loading, and every loss the book reports is measured on the exported file), the config, the
+    tokenizer, the settings and the loss history.  The same run always exports the same bytes.
+    """
+    from dlbook.models.gpt import load_gpt
+
+    model, tokenizer, ck, extra = load_gpt(run)
+    history = {k: v for k, v in extra.items() if k.startswith("hist_")}
+    info = {k: ck[k] for k in ("settings", "seed", "step", "unigram_val_loss") if k in ck}
+    info["weights_dtype"] = np.dtype(dtype).name
+    model.to_dtype(dtype)
+    save_gpt(Path(out), model, tokenizer, history, info)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small", help=f"one of {sorted(PRESETS)}")
@@ -335,7 +358,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --out")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps (to resume later)")
     parser.add_argument("--weights-only", action="store_true", help="leave the optimiser state out (smaller file)")
+    parser.add_argument("--export-from", type=Path, default=None,
+                        help="instead of training, write the float16 weights of this finished run to --out")
     args = parser.parse_args(argv)
+    if args.export_from is not None:
+        export_weights(args.export_from, args.out)
+        print(f"{args.out}: float16 weights of {args.export_from}")
+        return
     model, history = pretrain(args.preset, args.seed, args.out, args.resume, args.stop_after, args.weights_only,
                               steps=args.steps)
     p = PRESETS[args.preset]

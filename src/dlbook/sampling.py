@@ -19,6 +19,9 @@ def next_token_distribution(logits: np.ndarray, temperature: float = 1.0, top_k:
     z = np.asarray(logits, dtype=np.float64)
     if z.ndim != 1 or z.size == 0:
         raise ValueError(f"logits must be a non-empty 1-D array, got shape {z.shape}")
+    if np.isnan(z).any():
+        raise ValueError(f"logits hold NaN at {np.flatnonzero(np.isnan(z))[:5].tolist()}: the model's output is not a "
+                         "distribution (diverged weights?)")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if top_k is not None and not (isinstance(top_k, (int, np.integer)) and top_k >= 1):
