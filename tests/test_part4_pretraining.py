@@ -1,0 +1,69 @@
+"""Part IV's pretrained GPT against the counting baselines, recomputed from the shipped files.
+
+No loss is typed here: the Kneser–Ney 5-gram is fitted on the training ids, the shipped GPT
+(`dlbook.pretrain.BASE_ASSET`) is scored on the test text with `token_losses`, and the assertions
+compare the two — the same comparison chapter 5.2 prints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlbook.baselines import KneserNey
+from dlbook.models.gpt import load_gpt
+from dlbook.pretrain import BASE_ASSET, evaluate, export_weights, load_news_data, pretrain, token_losses
+
+
+@pytest.fixture(scope="module")
+def test_nll() -> dict[str, np.ndarray]:
+    """Per-character test losses (nats) of the shipped GPT and of the modified KN 3- and 5-gram."""
+    data = load_news_data(min_freq=5, vocab="news+reviews")
+    model, tok, _, _ = load_gpt(BASE_ASSET)
+    assert tok.itos == data.tokenizer.itos
+    out = {"gpt": token_losses(model, data.test)}
+    for n in (3, 5):
+        kn = KneserNey(order=n, vocab_size=data.tokenizer.vocab_size, modified=True).fit(data.train)
+        out[f"kn{n}"] = -kn.log_probs(data.test)[1:]          # the GPT predicts positions 1.. of the text
+    return out
+
+
+def test_shipped_gpt_beats_the_kneser_ney_3gram(test_nll: dict[str, np.ndarray]) -> None:
+    assert test_nll["gpt"].mean() < test_nll["kn3"].mean()
+
+
+def test_gpt_and_5gram_mixed_beat_the_5gram_by_015(test_nll: dict[str, np.ndarray]) -> None:
+    """p = ½ p_GPT + ½ p_5-gram: the two know different things (5.2 picks λ on validation; ½ is a fixed choice)."""
+    mix = -np.logaddexp(np.log(0.5) - test_nll["gpt"], np.log(0.5) - test_nll["kn5"]).mean()
+    assert mix <= test_nll["kn5"].mean() - 0.15
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12's goal, not reached yet: the shipped GPT alone is still above the "
+                                       "5-gram (chapter 5.2 states by how much and why)")
+def test_issue_goal_shipped_gpt_beats_the_5gram_by_015(test_nll: dict[str, np.ndarray]) -> None:
+    assert test_nll["gpt"].mean() <= test_nll["kn5"].mean() - 0.15
+
+
+def test_token_losses_with_full_stride_equal_evaluate() -> None:
+    """stride = context scores each window's positions once: the mean equals `evaluate` over the same windows."""
+    data = load_news_data(min_freq=5, vocab="news+reviews")
+    model, _ = pretrain("tiny", seed=0, steps=5, progress=False)
+    L = model.config.context
+    ids = data.val[: 4 * L + 1]
+    per_token = token_losses(model, ids, stride=L)
+    assert per_token.shape == (4 * L,) and np.isfinite(per_token).all()
+    assert per_token.mean() == pytest.approx(evaluate(model, ids), rel=1e-5)
+    overlapping = token_losses(model, ids)                 # half-context stride: later tokens see more history
+    assert overlapping[:L] == pytest.approx(per_token[:L], rel=1e-5)
+    with pytest.raises(ValueError, match="stride"):
+        token_losses(model, ids, stride=L + 1)
+
+
+def test_export_weights_writes_float16_that_loads(tmp_path) -> None:
+    run = tmp_path / "run.npz"
+    model, _ = pretrain("tiny", seed=0, steps=4, eval_every=2, out=run, progress=False)
+    export_weights(run, tmp_path / "ship.npz")
+    shipped, _, ck, extra = load_gpt(tmp_path / "ship.npz")
+    assert ck["weights_dtype"] == "float16" and "batch_rng" not in ck and "hist_loss" in extra
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(shipped.state_dict()[name], value.astype(np.float16).astype(np.float32))
