@@ -1,6 +1,6 @@
 """The book's digit CNN run in PyTorch with dlbook's weights (§7): same outputs, same gradients.
 
-``python scripts/torch_parity.py`` (needs PyTorch) writes ``src/dlbook/assets/torch_parity.npz``: the input
+``python scripts/torch_parity.py --out src/dlbook/assets/torch_parity.npz`` (needs PyTorch) writes the input
 batch and what PyTorch computes from it — logits, loss and every weight's gradient — so the chapter can
 compare dlbook with PyTorch's numbers even where PyTorch is not installed.  ``tests/test_torch_parity.py``
 checks, where PyTorch is installed, that a live run still reproduces that file and that dlbook agrees.
@@ -73,15 +73,21 @@ def max_difference(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
     return max(float(np.max(np.abs(a[k] - b[k]))) for k in a)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="PyTorch's outputs for the digit CNN of chapter 7")
+    parser.add_argument("--out", type=Path, required=True,
+                        help=f"where to write them (the shipped file is {REFERENCE.relative_to(REFERENCE.parents[3])})")
+    out = parser.parse_args(argv).out
     state, x, y = inputs()
     theirs = torch_forward_backward(state, x, y)
     from dlbook._io import atomic_write
 
     # written beside the old file and renamed over it, so an interrupted run never leaves a broken asset
-    atomic_write(REFERENCE, lambda f: np.savez(f, x=x, y=y, **theirs))
+    atomic_write(out, lambda f: np.savez(f, x=x, y=y, **theirs))
     diff = max_difference(theirs, dlbook_forward_backward(state, x, y))
-    print(f"wrote {REFERENCE}; dlbook differs by at most {diff:.1e}")
+    print(f"wrote {out}; dlbook differs by at most {diff:.1e}")
 
 
 if __name__ == "__main__":

@@ -120,3 +120,14 @@ def test_char_lm_sigterm_saves_and_exits_cleanly(tmp_path: Path) -> None:
     assert 2 <= steps_done < 100000 and f"step {steps_done}" in stdout
     assert "final_val_loss" not in extra
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lm.npz"]
+
+
+def test_torch_parity_script_needs_out() -> None:
+    """scripts/torch_parity.py run bare used to rewrite the shipped torch_parity.npz; now it stops and asks."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "torch_parity.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--out" in done.stderr
