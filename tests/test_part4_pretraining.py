@@ -22,14 +22,14 @@ def test_nll() -> dict[str, np.ndarray]:
     model, tok, _, _ = load_gpt(BASE_ASSET)
     assert tok.itos == data.tokenizer.itos
     out = {"gpt": token_losses(model, data.test)}
-    for n in (3, 5):
+    for n in (3, 4, 5):
         kn = KneserNey(order=n, vocab_size=data.tokenizer.vocab_size, modified=True).fit(data.train)
         out[f"kn{n}"] = -kn.log_probs(data.test)[1:]          # the GPT predicts positions 1.. of the text
     return out
 
 
-def test_shipped_gpt_beats_the_kneser_ney_3gram(test_nll: dict[str, np.ndarray]) -> None:
-    assert test_nll["gpt"].mean() < test_nll["kn3"].mean()
+def test_shipped_gpt_beats_the_kneser_ney_3_and_4gram(test_nll: dict[str, np.ndarray]) -> None:
+    assert test_nll["gpt"].mean() < test_nll["kn4"].mean() < test_nll["kn3"].mean()
 
 
 def test_gpt_and_5gram_mixed_beat_the_5gram_by_015(test_nll: dict[str, np.ndarray]) -> None:
