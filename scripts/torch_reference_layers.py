@@ -31,6 +31,17 @@ __all__ = ["CASES"]
 _RNG0 = np.random.default_rng   # dlbook's constructors need an rng; its draws are replaced by the case's
 
 
+def _unroll(cell: Any, leaves: dict[str, Any], steps: int, lstm: bool) -> Any:
+    """Run a recurrent cell (dlbook's or PyTorch's, same call signature) over ``steps``; the last hidden state."""
+    h, c = leaves["h0"], leaves.get("c0")
+    for i in range(steps):
+        if lstm:
+            h, c = cell(leaves["x"][:, i], (h, c))
+        else:
+            h = cell(leaves["x"][:, i], h)
+    return h
+
+
 # ---- recurrent layers --------------------------------------------------------------------
 def _recurrent(name: str, cell: str, layers: int = 2, bias: bool = True, state: bool = True,
                truncate: int | None = None, nonlinearity: str = "tanh", n: int = 3, t: int = 7) -> None:
@@ -117,12 +128,7 @@ def _cell_case(cell: str, steps: int = 3, n: int = 2) -> None:
     def ours(inp: Arrays) -> Arrays:
         m = load_ours(ours_cls(size, hidden, rng=_RNG0(0)), inp)
         leaves = {k: leaf(inp[k]) for k in ("x", "h0", "c0") if k in inp}
-        h, c = leaves["h0"], leaves.get("c0")
-        for i in range(steps):
-            if lstm:
-                h, c = m(leaves["x"][:, i], (h, c))
-            else:
-                h = m(leaves["x"][:, i], h)
+        h = _unroll(m, leaves, steps, lstm)
         h.backward(inp["g_h"])
         return {"h": h.data, **{f"grad:{k}": v.grad for k, v in leaves.items()}, **ours_grads(m, inp)}
 
@@ -131,12 +137,7 @@ def _cell_case(cell: str, steps: int = 3, n: int = 2) -> None:
         m = load_theirs({"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[cell](
             size, hidden), inp)
         leaves = {k: tleaf(inp[k]) for k in ("x", "h0", "c0") if k in inp}
-        h, c = leaves["h0"], leaves.get("c0")
-        for i in range(steps):
-            if lstm:
-                h, c = m(leaves["x"][:, i], (h, c))
-            else:
-                h = m(leaves["x"][:, i], h)
+        h = _unroll(m, leaves, steps, lstm)
         h.backward(torch.tensor(inp["g_h"]))
         return {"h": to_numpy(h), **{f"grad:{k}": to_numpy(v.grad) for k, v in leaves.items()}, **theirs_grads(m, inp)}
 
