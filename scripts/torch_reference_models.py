@@ -142,11 +142,7 @@ def _gpt(name: str, tied: bool) -> None:
                 "targets": rng.integers(0, 13, (2, 7))}
 
     def ours(inp: Arrays) -> Arrays:
-        m = load_ours(build(), inp)
-        logits = m(inp["ids"])
-        loss = F.cross_entropy(logits, inp["targets"])
-        loss.backward()
-        return {"logits": logits.data, "loss": loss.data, **ours_grads(m, inp)}
+        return _lm_ours(build(), inp)
 
     def theirs(inp: Arrays) -> Arrays:
         torch = torch_module()
@@ -203,12 +199,17 @@ def _char_lm() -> CharLM:
                   rng=_RNG0(0), dtype=np.float64)
 
 
-def _char_lm_ours(inp: Arrays) -> Arrays:
-    m = load_ours(_char_lm(), inp)
+def _lm_ours(model: nn.Module, inp: Arrays) -> Arrays:
+    """A language model of dlbook's on ids -> targets: logits, cross-entropy and every weight's gradient."""
+    m = load_ours(model, inp)
     logits = m(inp["ids"])
     loss = F.cross_entropy(logits, inp["targets"])
     loss.backward()
     return {"logits": logits.data, "loss": loss.data, **ours_grads(m, inp)}
+
+
+def _char_lm_ours(inp: Arrays) -> Arrays:
+    return _lm_ours(_char_lm(), inp)
 
 
 def _char_lm_theirs(inp: Arrays) -> Arrays:

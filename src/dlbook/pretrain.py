@@ -41,6 +41,7 @@ from dlbook.checkpoint import load_checkpoint
 from dlbook.data.chinese import load_news
 from dlbook.data.text import random_windows, sequential_windows, unigram_loss
 from dlbook.data.tokenizers import CharTokenizer
+from dlbook.functional.activations import log_softmax_array
 from dlbook.models.gpt import GPT, GPTConfig, load_gpt_state, save_gpt
 from dlbook.optim import AdamW, WarmupCosine, clip_grad_norm
 
@@ -191,10 +192,8 @@ def token_losses(model: GPT, ids: np.ndarray, stride: int | None = None, batch_s
                 chunk = starts[i:i + batch_size]
                 x = np.stack([ids[s:s + L] for s in chunk])
                 y = np.stack([ids[s + 1:s + L + 1] for s in chunk])
-                logits = model(x).data.astype(np.float64)
-                top = logits.max(axis=-1, keepdims=True)
-                logz = top[..., 0] + np.log(np.exp(logits - top).sum(axis=-1))
-                nll = logz - np.take_along_axis(logits, y[..., None], axis=-1)[..., 0]
+                logp = log_softmax_array(model(x).data.astype(np.float64))
+                nll = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
                 for row, s in enumerate(chunk):
                     # positions s..s+L-1 predict ids[s+1..s+L]; keep those not yet scored
                     fresh = np.isnan(out[s:s + L])
