@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dlbook._cli import parse_settings
 from dlbook.baselines import KneserNey
 from dlbook.models.gpt import load_gpt
-from dlbook.pretrain import BASE_ASSET, evaluate, export_weights, load_news_data, pretrain, token_losses
+from dlbook.pretrain import ASSET, BASE_ASSET, evaluate, export_weights, load_news_data, pretrain, token_losses
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +68,24 @@ def test_export_weights_writes_float16_that_loads(tmp_path) -> None:
     assert ck["weights_dtype"] == "float16" and "batch_rng" not in ck and "hist_loss" in extra
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(shipped.state_dict()[name], value.astype(np.float16).astype(np.float32))
+
+
+def test_second_stage_starts_from_the_shipped_base_weights() -> None:
+    model, _ = pretrain("base2", steps=0, progress=False)
+    first, _, _, _ = load_gpt(BASE_ASSET)
+    want = first.state_dict()
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, want[name].astype(np.float32), err_msg=name)
+
+
+def test_init_from_a_checkpoint_with_another_tokenizer_is_refused() -> None:
+    # the small model's vocabulary was fitted on the news alone, the base2 preset's on news + reviews
+    with pytest.raises(ValueError, match="init"):
+        pretrain("base2", steps=0, progress=False, init=str(ASSET))
+
+
+def test_parse_settings_reads_json_and_keeps_plain_strings() -> None:
+    assert parse_settings(["lr=1e-3", "dropout=0", "init=runs/a.npz", "eval_windows=null"]) == {
+        "lr": 1e-3, "dropout": 0, "init": "runs/a.npz", "eval_windows": None}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_settings(["lr"])

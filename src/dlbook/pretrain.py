@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from dlbook._cli import parse_settings
 from dlbook._signals import StopRequest as _StopRequest
 from dlbook.autograd import no_grad
 from dlbook.checkpoint import load_checkpoint
@@ -54,20 +55,25 @@ PRESETS: dict[str, dict[str, Any]] = {
     # tests and the chapter's live run: seconds to a minute
     "tiny": dict(model="tiny", steps=300, batch_size=16, lr=3e-3, warmup=30, min_lr=3e-4, weight_decay=0.01,
                  clip=1.0, eval_every=100, eval_windows=64, min_freq=5, dropout=0.0, vocab="news+reviews",
-                 save_every=100),
+                 save_every=100, init=None),
     # the first shipped checkpoint: a few minutes of one CPU core
     "small": dict(model="small", steps=800, batch_size=32, lr=2e-3, warmup=80, min_lr=1e-4, weight_decay=0.01,
                   clip=1.0, eval_every=100, eval_windows=128, min_freq=5, dropout=0.0, vocab="news",
-                  save_every=100),
+                  save_every=100, init=None),
     # the long runs of Part IV (about two hours of one core each): several passes over the news text, so
     # dropout and weight decay keep the model from memorising it; the vocabulary also covers the
     # training reviews that 5.3 fine-tunes on
     "base": dict(model="base", steps=5600, batch_size=16, lr=2e-3, warmup=200, min_lr=2e-4, weight_decay=0.1,
                  clip=1.0, eval_every=500, eval_windows=None, min_freq=5, dropout=0.1, vocab="news+reviews",
-                 save_every=100),
+                 save_every=100, init=None),
+    # a second stage for the base model: start from its shipped weights (``init``) with a fresh optimiser and
+    # a new warm-up and cosine, a warm restart, because the first stage ended still improving
+    "base2": dict(model="base", steps=6000, batch_size=16, lr=1e-3, warmup=150, min_lr=1e-4, weight_decay=0.1,
+                  clip=1.0, eval_every=500, eval_windows=None, min_freq=5, dropout=0.1, vocab="news+reviews",
+                  save_every=100, init="assets/gpt_news_base.npz"),
     "wide": dict(model="wide", steps=4000, batch_size=16, lr=1.5e-3, warmup=200, min_lr=1.5e-4, weight_decay=0.1,
                  clip=1.0, eval_every=500, eval_windows=None, min_freq=5, dropout=0.1, vocab="news+reviews",
-                 save_every=100),
+                 save_every=100, init=None),
 }
 
 #: Texts a vocabulary can be fitted on (training splits only).
@@ -236,6 +242,25 @@ def _save(path: Path, model: GPT, data: NewsData, opt: AdamW, settings: dict[str
     save_gpt(path, model, data.tokenizer, extra, info)
 
 
+def init_path(init: str) -> Path:
+    """The file a preset's ``init`` names: a path relative to the package (``assets/…``) or an absolute one."""
+    path = Path(init)
+    return path if path.is_absolute() else Path(__file__).parent / path
+
+
+def _init_from(model: GPT, data: NewsData, init: str) -> None:
+    """Start ``model`` from the weights saved at ``init`` (same shape, same tokenizer), e.g. a first stage."""
+    from dlbook.models.gpt import load_gpt
+
+    path = init_path(init)
+    if not path.exists():
+        raise ValueError(f"init: no checkpoint at {path}")
+    first, tokenizer, _, _ = load_gpt(path)
+    if tokenizer.to_json() != data.tokenizer.to_json():
+        raise ValueError(f"init: {path} was trained with another tokenizer than this preset's")
+    load_gpt_state(model, {k: v.astype(np.float32) for k, v in first.state_dict().items()}, source=str(path))
+
+
 def best_path(out: str | Path) -> Path:
     """Where a run saved at ``out`` keeps its best-validation weights: ``name.best.npz`` beside it."""
     out = Path(out)
@@ -267,6 +292,8 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
     batch_rng = np.random.default_rng([seed, 1])
     history, step = PretrainHistory(), 0
     out = Path(out) if out is not None else None
+    if s["init"] is not None and not resume:
+        _init_from(model, data, s["init"])
 
     if resume:
         if out is None or not out.exists():
@@ -360,6 +387,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True,
                         help="where to write the checkpoint (never a shipped file by default)")
     parser.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="override any other preset setting (value read as JSON), e.g. dropout=0.0")
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --out")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps (to resume later)")
     parser.add_argument("--weights-only", action="store_true", help="leave the optimiser state out (smaller file)")
@@ -371,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.out}: float16 weights of {args.export_from}")
         return
     model, history = pretrain(args.preset, args.seed, args.out, args.resume, args.stop_after, args.weights_only,
-                              steps=args.steps)
+                              **{**parse_settings(args.set), "steps": args.steps})
     p = PRESETS[args.preset]
     data = load_news_data(p["min_freq"], p["vocab"])
     last = history.val_loss[-1] if history.val_loss else float("nan")

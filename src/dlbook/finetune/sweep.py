@@ -43,6 +43,7 @@ import numpy as np
 
 from dlbook import functional as F
 from dlbook import nn
+from dlbook._cli import parse_settings
 from dlbook._io import atomic_write
 from dlbook.autograd import Tensor, no_grad
 from dlbook.data.chinese import load_reviews
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     index, count = (int(v) for v in args.shard.split("/"))
-    recipe = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    recipe = parse_settings(args.set)
     run_sweep(args.checkpoint, args.out, args.budgets, args.methods, args.seeds, args.ranks, args.rank_sweep_at,
               (index, count), recipe, args.max_runs, not args.no_progress)
     print(f"wrote {args.out}")
