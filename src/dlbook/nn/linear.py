@@ -62,7 +62,7 @@ class Sequential(Module):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential: argument {i} must be a Module, got {type(layer).__name__}")
-            setattr(self, str(i), layer)
+            self.add_module(str(i), layer)
 
     def forward(self, x: Any) -> Any:
         for layer in self._modules.values():

@@ -43,6 +43,18 @@ class Module:
             self._modules[name] = value
         object.__setattr__(self, name, value)
 
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as the child ``name`` (for names that are not identifiers, such as "0").
+
+        The same as ``setattr(self, name, module)``, as in PyTorch; ``name`` is the
+        prefix of the child's parameters in ``state_dict``.
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(f"add_module: name must be a non-empty string without '.', got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: module must be a Module or None, got {type(module).__name__}")
+        setattr(self, name, module)
+
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 

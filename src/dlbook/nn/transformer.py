@@ -82,133 +82,149 @@ def _activation(name: str) -> Module:
     return ACTIVATIONS[name]()
 
 
-class _FeedForward(Module):
-    """What both layers share: the position-wise feed-forward part, linear2(dropout(act(linear1(x)))),
-    the self-attention sub-layer (which keeps its weights for display when asked), and one LayerNorm and
-    one Dropout per residual sub-layer (``norm1``, ``dropout1``, … as PyTorch names them)."""
-
-    def _init_ff(self, d_model: int, dim_feedforward: int, dropout: float, activation: str,
-                 rng: np.random.Generator, dtype: Any) -> None:
-        self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
-        self.dropout = Dropout(dropout, rng=rng)
-        self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
-        self.activation = _activation(activation)
-        self.keep_weights = False
-
-    def _init_residuals(self, sublayers: int, d_model: int, dropout: float, norm_first: bool,
-                        rng: np.random.Generator, dtype: Any) -> None:
-        for k in range(1, sublayers + 1):
-            setattr(self, f"norm{k}", LayerNorm(d_model, dtype=dtype))
-        for k in range(1, sublayers + 1):
-            setattr(self, f"dropout{k}", Dropout(dropout, rng=rng))
-        self.norm_first = bool(norm_first)
-        self.last_attn_weights: np.ndarray | None = None
-
-    def _ff(self, x: Tensor) -> Tensor:
-        return self.linear2(self.dropout(self.activation(self.linear1(x))))
-
-    def _sa(self, x: Tensor, mask: Any, padding: Any, is_causal: bool) -> Tensor:
-        out, w = self.self_attn(x, attn_mask=mask, key_padding_mask=padding, is_causal=is_causal,
-                                need_weights=self.keep_weights)
-        if self.keep_weights:
-            self.last_attn_weights = w
-        return self.dropout1(out)
-
-
-class TransformerEncoderLayer(_FeedForward):
+class TransformerEncoderLayer(Module):
     """Self-attention + feed-forward, each in a residual connection with LayerNorm.
 
-    src: (N, L, d_model) -> (N, L, d_model).  Post-LN (default):
-    x = norm1(x + SA(x)); x = norm2(x + FF(x)).  Pre-LN (``norm_first=True``):
-    x = x + SA(norm1(x)); x = x + FF(norm2(x)).  With ``norm_first=True``,
-    ``activation="gelu"`` and ``is_causal=True`` it is a GPT block.  When
-    ``keep_weights`` is True the last attention weights (N, H, L, L) are kept in
-    ``last_attn_weights``.
+    src: (N, L, d_model) -> (N, L, d_model).  Post-LN (default), the original layer:
+    x = norm1(x + dropout1(SA(x))); x = norm2(x + dropout2(FF(x))).  Pre-LN
+    (``norm_first=True``): x = x + dropout1(SA(norm1(x))); x = x + dropout2(FF(norm2(x))).
+    FF(x) = linear2(dropout(activation(linear1(x)))) acts on each position alone.
+    With ``norm_first=True``, ``activation="gelu"`` and ``is_causal=True`` it is a
+    GPT block.  When ``keep_weights`` is True the last attention weights
+    (N, nhead, L, L) are kept in ``last_attn_weights``.
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.0,
                  activation: str = "relu", norm_first: bool = False, *, rng: np.random.Generator,
                  dtype: Any = np.float64) -> None:
         super().__init__()
+        # Built in PyTorch's order, which is also the order the weights are drawn from rng.
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, rng=rng, dtype=dtype)
-        self._init_ff(d_model, dim_feedforward, dropout, activation, rng, dtype)
-        self._init_residuals(2, d_model, dropout, norm_first, rng, dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
+        self.dropout = Dropout(dropout, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
+        self.activation = _activation(activation)
+        self.norm1 = LayerNorm(d_model, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, dtype=dtype)
+        self.dropout1 = Dropout(dropout, rng=rng)
+        self.dropout2 = Dropout(dropout, rng=rng)
+        self.norm_first = bool(norm_first)
+        self.keep_weights = False
+        self.last_attn_weights: np.ndarray | None = None
 
     def forward(self, src: Tensor, src_mask: Any = None, src_key_padding_mask: Any = None,
                 is_causal: bool = False) -> Tensor:
         x = src
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            return x + self.dropout2(self._ff(self.norm2(x)))
-        x = self.norm1(x + self._sa(x, src_mask, src_key_padding_mask, is_causal))
-        return self.norm2(x + self.dropout2(self._ff(x)))
+            x = x + self.dropout1(self.self_attention(self.norm1(x), src_mask, src_key_padding_mask, is_causal))
+            x = x + self.dropout2(self.feed_forward(self.norm2(x)))
+        else:
+            x = self.norm1(x + self.dropout1(self.self_attention(x, src_mask, src_key_padding_mask, is_causal)))
+            x = self.norm2(x + self.dropout2(self.feed_forward(x)))
+        return x
+
+    def self_attention(self, x: Tensor, attn_mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
+        """The self-attention sub-layer: x (N, L, d_model) attends to itself -> (N, L, d_model)."""
+        out, weights = self.self_attn(x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                                      is_causal=is_causal, need_weights=self.keep_weights)
+        if self.keep_weights:
+            self.last_attn_weights = weights
+        return out
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        """The position-wise feed-forward sub-layer: (N, L, d_model) -> (N, L, d_model)."""
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
 
-class TransformerDecoderLayer(_FeedForward):
+class TransformerDecoderLayer(Module):
     """Masked self-attention, encoder–decoder (cross) attention, feed-forward; each residual + LayerNorm.
 
-    tgt: (N, T, d_model), memory: (N, S, d_model) -> (N, T, d_model).  The
-    queries of ``multihead_attn`` come from the decoder, its keys and values from
-    the encoder's output ``memory``.  When ``keep_weights`` is True the last
-    weights are kept in ``last_attn_weights`` (self, (N, H, T, T)) and
-    ``last_cross_weights`` (cross, (N, H, T, S)).
+    tgt: (N, T, d_model), memory: (N, S, d_model) -> (N, T, d_model).  Pre-LN
+    (``norm_first=True``): x = x + dropout1(SA(norm1(x))); x = x + dropout2(CA(norm2(x), memory));
+    x = x + dropout3(FF(norm3(x))); post-LN puts each norm after its residual sum,
+    as in :class:`TransformerEncoderLayer`.  The queries of ``multihead_attn``
+    (CA) come from the decoder, its keys and values from the encoder's output
+    ``memory``.  When ``keep_weights`` is True the last weights are kept in
+    ``last_attn_weights`` (self, (N, nhead, T, T)) and ``last_cross_weights``
+    (cross, (N, nhead, T, S)).
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.0,
                  activation: str = "relu", norm_first: bool = False, *, rng: np.random.Generator,
                  dtype: Any = np.float64) -> None:
         super().__init__()
+        # Built in PyTorch's order, which is also the order the weights are drawn from rng.
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, rng=rng, dtype=dtype)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, rng=rng, dtype=dtype)
-        self._init_ff(d_model, dim_feedforward, dropout, activation, rng, dtype)
-        self._init_residuals(3, d_model, dropout, norm_first, rng, dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, rng=rng, dtype=dtype)
+        self.dropout = Dropout(dropout, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, rng=rng, dtype=dtype)
+        self.activation = _activation(activation)
+        self.norm1 = LayerNorm(d_model, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, dtype=dtype)
+        self.norm3 = LayerNorm(d_model, dtype=dtype)
+        self.dropout1 = Dropout(dropout, rng=rng)
+        self.dropout2 = Dropout(dropout, rng=rng)
+        self.dropout3 = Dropout(dropout, rng=rng)
+        self.norm_first = bool(norm_first)
+        self.keep_weights = False
+        self.last_attn_weights: np.ndarray | None = None
         self.last_cross_weights: np.ndarray | None = None
-
-    def _ca(self, x: Tensor, memory: Tensor, mask: Any, padding: Any) -> Tensor:
-        out, w = self.multihead_attn(x, memory, memory, attn_mask=mask, key_padding_mask=padding,
-                                     need_weights=self.keep_weights)
-        if self.keep_weights:
-            self.last_cross_weights = w
-        return self.dropout2(out)
 
     def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Any = None, memory_mask: Any = None,
                 tgt_key_padding_mask: Any = None, memory_key_padding_mask: Any = None,
                 tgt_is_causal: bool = False) -> Tensor:
         x = tgt
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
-            x = x + self._ca(self.norm2(x), memory, memory_mask, memory_key_padding_mask)
-            return x + self.dropout3(self._ff(self.norm3(x)))
-        x = self.norm1(x + self._sa(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
-        x = self.norm2(x + self._ca(x, memory, memory_mask, memory_key_padding_mask))
-        return self.norm3(x + self.dropout3(self._ff(x)))
+            x = x + self.dropout1(self.self_attention(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = x + self.dropout2(self.cross_attention(self.norm2(x), memory, memory_mask, memory_key_padding_mask))
+            x = x + self.dropout3(self.feed_forward(self.norm3(x)))
+        else:
+            x = self.norm1(x + self.dropout1(self.self_attention(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal)))
+            x = self.norm2(x + self.dropout2(self.cross_attention(x, memory, memory_mask, memory_key_padding_mask)))
+            x = self.norm3(x + self.dropout3(self.feed_forward(x)))
+        return x
 
+    # The same two sub-layers as the encoder layer's (same submodule names, same code).
+    self_attention = TransformerEncoderLayer.self_attention
+    feed_forward = TransformerEncoderLayer.feed_forward
 
-def _clones(layer: Module, num_layers: int) -> list[Module]:
-    check_positive_int("num_layers", num_layers)
-    return [layer] + [copy.deepcopy(layer) for _ in range(num_layers - 1)]
+    def cross_attention(self, x: Tensor, memory: Tensor, attn_mask: Any, key_padding_mask: Any) -> Tensor:
+        """The encoder–decoder sub-layer: x (N, T, d_model) attends to memory (N, S, d_model) -> (N, T, d_model)."""
+        out, weights = self.multihead_attn(x, memory, memory, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                                           need_weights=self.keep_weights)
+        if self.keep_weights:
+            self.last_cross_weights = weights
+        return out
 
 
 class _LayerStack(Module):
-    """Layers applied in a row (given as a list, or ``num_layers`` copies of one layer), then an optional norm."""
+    """Layers applied in a row (given as a list, or ``num_layers`` copies of one layer), then an optional norm.
+
+    The layers are registered as ``layers_0``, ``layers_1``, … (the names saved checkpoints use).
+    """
 
     def __init__(self, layer: Module | list, num_layers: int | None, norm: Module | None) -> None:
         super().__init__()
-        layers = list(layer) if isinstance(layer, list) else _clones(layer, num_layers or 1)
+        if isinstance(layer, list):
+            layers = list(layer)
+        else:
+            n = check_positive_int("num_layers", 1 if num_layers is None else num_layers)
+            layers = [layer] + [copy.deepcopy(layer) for _ in range(n - 1)]
         self.num_layers = len(layers)
         for i, each in enumerate(layers):
-            setattr(self, f"layers_{i}", each)
+            self.add_module(f"layers_{i}", each)
         self.norm = norm
 
     @property
     def layers(self) -> list[Module]:
-        return [getattr(self, f"layers_{i}") for i in range(self.num_layers)]
+        return [self._modules[f"layers_{i}"] for i in range(self.num_layers)]
 
 
 class TransformerEncoder(_LayerStack):
     """``num_layers`` encoder layers in a row (copies of ``encoder_layer``), then an optional final ``norm``.
 
-    Copies start from the same weights, as in PyTorch; build the layers yourself
+    Copies start from the same weights, as in PyTorch; pass a list of layers
     for independent initialisations.  src: (N, L, d_model) -> same.
     """
 
