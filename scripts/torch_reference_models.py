@@ -132,7 +132,8 @@ _transformer("decoder_stack_2_post_ln_relu_final_norm", True, False, "relu", sta
 
 # ---- the GPT -------------------------------------------------------------------------------
 def _gpt(name: str, tied: bool) -> None:
-    config = GPTConfig(vocab_size=13, context=8, d_model=_D, n_layers=2, n_heads=_HEADS, d_ff=_FF, tied=tied)
+    config = GPTConfig(vocab_size=13, context=8, d_model=_D, num_layers=2, nhead=_HEADS, dim_feedforward=_FF,
+                       tied=tied)
 
     def build() -> GPT:
         return GPT(config, rng=_RNG0(0), dtype=np.float64)
@@ -157,9 +158,9 @@ def _gpt(name: str, tied: bool) -> None:
                 self.tok_emb = tnn.Embedding(c.vocab_size, c.d_model)
                 self.pos_emb = tnn.Embedding(c.context, c.d_model)
                 self.blocks = tnn.Sequential(*[
-                    tnn.TransformerEncoderLayer(c.d_model, c.n_heads, c.d_ff, dropout=0.0,
+                    tnn.TransformerEncoderLayer(c.d_model, c.nhead, c.dim_feedforward, dropout=0.0,
                                                 activation=torch_activation("gelu"), batch_first=True,
-                                                norm_first=True) for _ in range(c.n_layers)])
+                                                norm_first=True) for _ in range(c.num_layers)])
                 self.ln_f = tnn.LayerNorm(c.d_model)
                 self.head = None if c.tied else tnn.Linear(c.d_model, c.vocab_size, bias=False)
 

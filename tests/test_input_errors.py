@@ -39,7 +39,7 @@ def test_decode_still_takes_integer_sequences(make) -> None:  # noqa: ANN001
 def test_gpt_next_token_probs_refuses_float_ids() -> None:
     from dlbook.models.gpt import GPT, GPTConfig
 
-    model = GPT(GPTConfig(vocab_size=11, context=8, d_model=8, n_layers=1, n_heads=2, d_ff=16),
+    model = GPT(GPTConfig(vocab_size=11, context=8, d_model=8, num_layers=1, nhead=2, dim_feedforward=16),
                 rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match="ids"):
         model.next_token_probs([1.7, 2.9])

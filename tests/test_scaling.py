@@ -28,7 +28,7 @@ def test_fit_bad_input() -> None:
 
 def test_non_embedding_parameters_count_the_blocks() -> None:
     """N excludes exactly the token and position tables (the head is tied to the token table)."""
-    config = GPTConfig(vocab_size=50, context=16, d_model=8, n_layers=2, n_heads=2, d_ff=32)
+    config = GPTConfig(vocab_size=50, context=16, d_model=8, num_layers=2, nhead=2, dim_feedforward=32)
     model = GPT(config, rng=np.random.default_rng(0))
     tables = model.tok_emb.weight.data.size + model.pos_emb.weight.data.size
     assert non_embedding_parameters(config) == model.num_parameters() - tables

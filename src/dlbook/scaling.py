@@ -52,7 +52,7 @@ def train_size(d_model: int, seed: int = 0, settings: dict[str, Any] | None = No
     s = {**SETTINGS, **(settings or {})}
     data = load_news_data(s["min_freq"])
     config = GPTConfig(vocab_size=data.tokenizer.vocab_size, context=s["context"], d_model=d_model,
-                       n_layers=s["n_layers"], n_heads=s["n_heads"], d_ff=4 * d_model)
+                       num_layers=s["n_layers"], nhead=s["n_heads"], dim_feedforward=4 * d_model)
     model = GPT(config, rng=np.random.default_rng(seed))
     opt = AdamW(model.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
     sched = WarmupCosine(opt, total_steps=s["steps"], warmup_steps=s["warmup"], min_lr=s["min_lr"])

@@ -1,7 +1,7 @@
 """A small GPT: a decoder-only Transformer language model.
 
     x₀ = E[ids] + P[0..L−1]                  token + position embeddings
-    xₗ = Blockₗ(xₗ₋₁), l = 1..n_layers       pre-LN causal Transformer blocks
+    xₗ = Blockₗ(xₗ₋₁), l = 1..num_layers     pre-LN causal Transformer blocks
     logits = LN(x_L) Wₒᵀ                      Wₒ = E when the head is tied
 
 Each block is ``nn.TransformerEncoderLayer(norm_first=True, activation="gelu")``
@@ -29,33 +29,44 @@ from dlbook.sampling import next_token_distribution
 #: Model shapes by name (the vocabulary size comes from the tokenizer).
 PRESETS: dict[str, dict[str, Any]] = {
     # for tests and the notebook's quick run: ~0.1 M parameters besides the embeddings
-    "tiny": dict(context=64, d_model=64, n_layers=2, n_heads=4, d_ff=256),
+    "tiny": dict(context=64, d_model=64, num_layers=2, nhead=4, dim_feedforward=256),
     # the shipped pretraining run and the benchmark shape: d=128, 4 layers, 4 heads, context 64
-    "small": dict(context=64, d_model=128, n_layers=4, n_heads=4, d_ff=512),
+    "small": dict(context=64, d_model=128, num_layers=4, nhead=4, dim_feedforward=512),
     # the long pretraining runs of Part IV: context 128, width 192 or 256
-    "base": dict(context=128, d_model=192, n_layers=4, n_heads=4, d_ff=768),
-    "wide": dict(context=128, d_model=256, n_layers=4, n_heads=4, d_ff=1024),
+    "base": dict(context=128, d_model=192, num_layers=4, nhead=4, dim_feedforward=768),
+    "wide": dict(context=128, d_model=256, num_layers=4, nhead=4, dim_feedforward=1024),
 }
+
+
+#: Field names of GPT checkpoints saved before the config took PyTorch's names → today's names.
+#: :meth:`GPTConfig.from_dict` reads either; new checkpoints are written with today's.
+OLD_CONFIG_NAMES: dict[str, str] = {"n_layers": "num_layers", "n_heads": "nhead", "d_ff": "dim_feedforward"}
 
 
 @dataclass(frozen=True)
 class GPTConfig:
-    """The numbers that fix a GPT's shape: its parameters can only be loaded into the same config."""
+    """The numbers that fix a GPT's shape: its parameters can only be loaded into the same config.
+
+    The names are PyTorch's (``nn.Transformer``), as in :class:`~dlbook.models.seq2seq.Seq2SeqConfig`:
+    ``d_model`` the width, ``num_layers`` blocks of ``nhead`` heads with a feed-forward
+    of width ``dim_feedforward``; ``context`` is the longest window (the position table's
+    length) and ``tied`` shares the token embedding with the output layer.
+    """
 
     vocab_size: int
     context: int = 64
     d_model: int = 128
-    n_layers: int = 4
-    n_heads: int = 4
-    d_ff: int = 512
+    num_layers: int = 4
+    nhead: int = 4
+    dim_feedforward: int = 512
     dropout: float = 0.0
     tied: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "context", "d_model", "n_layers", "n_heads", "d_ff"):
+        for name in ("vocab_size", "context", "d_model", "num_layers", "nhead", "dim_feedforward"):
             check_positive_int(name, getattr(self, name))
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if self.d_model % self.nhead:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by nhead ({self.nhead})")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
 
@@ -71,6 +82,9 @@ class GPTConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GPTConfig:
+        """The config saved as ``d`` (by :meth:`to_dict`), including checkpoints written before the
+        renaming to PyTorch's names (see :data:`OLD_CONFIG_NAMES`)."""
+        d = {OLD_CONFIG_NAMES.get(k, k): v for k, v in d.items()}
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -92,9 +106,9 @@ class GPT(nn.Module):
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model, rng=rng, std=0.02, dtype=dtype)
         self.pos_emb = nn.Embedding(c.context, c.d_model, rng=rng, std=0.02, dtype=dtype)
         self.blocks = nn.Sequential(*[
-            nn.TransformerEncoderLayer(c.d_model, c.n_heads, c.d_ff, dropout=c.dropout, activation="gelu",
-                                       norm_first=True, rng=rng, dtype=dtype)
-            for _ in range(c.n_layers)])
+            nn.TransformerEncoderLayer(c.d_model, c.nhead, c.dim_feedforward, dropout=c.dropout,
+                                       activation="gelu", norm_first=True, rng=rng, dtype=dtype)
+            for _ in range(c.num_layers)])
         self.ln_f = nn.LayerNorm(c.d_model, dtype=dtype)
         self.head = None if c.tied else nn.Linear(c.d_model, c.vocab_size, bias=False, rng=rng, dtype=dtype)
 
@@ -132,7 +146,7 @@ class GPT(nn.Module):
 
     # ---- looking inside -------------------------------------------------------
     def attention_weights(self, ids: Any) -> list[np.ndarray]:
-        """Every block's attention weights for ``ids`` (N, L): a list of (N, n_heads, L, L) arrays."""
+        """Every block's attention weights for ``ids`` (N, L): a list of (N, nhead, L, L) arrays."""
         for block in self.blocks:
             block.keep_weights = True
         try:
@@ -195,19 +209,19 @@ class GPT(nn.Module):
 def matmul_parameters(config: GPTConfig) -> int:
     """N of (eq-training-flops): parameters used in a matrix product at every token — the blocks and the
     output layer (V·d, tied or not), not the position table, which is only looked up."""
-    d, f = config.d_model, config.d_ff
+    d, f = config.d_model, config.dim_feedforward
     block = (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d   # attention, MLP, 2 LayerNorms
-    return config.n_layers * block + 2 * d + config.vocab_size * d
+    return config.num_layers * block + 2 * d + config.vocab_size * d
 
 
 def training_flops(config: GPTConfig, tokens: int, attention: bool = True) -> float:
     """C ≈ 6·N·D FLOPs to train on ``tokens`` tokens.  Implements (eq-training-flops).
 
-    With ``attention`` the products QKᵀ and AV add 6·n_layers·context·d per token (as Kaplan et al. count them).
+    With ``attention`` the products QKᵀ and AV add 6·num_layers·context·d per token (as Kaplan et al. count them).
     """
     per_token = 6 * matmul_parameters(config)
     if attention:
-        per_token += 6 * config.n_layers * config.context * config.d_model
+        per_token += 6 * config.num_layers * config.context * config.d_model
     return float(per_token) * tokens
 
 
