@@ -30,15 +30,6 @@ def layer_input(name: str, x: Any, dtype: Any) -> Any:
     return arr.astype(dtype)
 
 
-def check_ndim(name: str, x: Any, ndims: int | tuple[int, ...], what: str = "") -> None:
-    """Raise ValueError unless ``x`` has one of the allowed numbers of dimensions."""
-    allowed = (ndims,) if isinstance(ndims, int) else ndims
-    shape = array_of(x).shape
-    if len(shape) not in allowed:
-        want = " or ".join(f"{n}-D" for n in allowed)
-        raise ValueError(f"{name} must be {want}{' ' + what if what else ''}, got shape {shape}")
-
-
 def check_float(name: str, x: Any) -> None:
     """Raise TypeError unless ``x`` holds floating-point numbers."""
     dtype = array_of(x).dtype
@@ -54,9 +45,8 @@ def check_integer(name: str, x: Any) -> None:
 
 
 def check_positive_int(name: str, value: Any) -> int:
-    """``value`` as an int, or a TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    """``value`` as an int > 0, or a TypeError/ValueError naming ``name``."""
+    value = check_int(name, value)
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
     return int(value)
@@ -71,12 +61,19 @@ def check_nonnegative(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_int(name: str, value: Any, minimum: int | None = None) -> int:
-    """``value`` as an int (not a bool, not a float) that is >= ``minimum``, or a TypeError/ValueError naming ``name``."""
+def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as an int (not a bool, not a float) in [``minimum``, ``maximum``] (either bound optional),
+    or a TypeError/ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if maximum is None:
+            allowed = f">= {minimum}"
+        elif minimum is None:
+            allowed = f"<= {maximum}"
+        else:
+            allowed = f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an int {allowed}, got {value}")
     return int(value)
 
 

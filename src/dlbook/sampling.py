@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlbook._checks import check_int
 from dlbook.functional.activations import softmax_array
 
 
@@ -24,8 +25,8 @@ def next_token_distribution(logits: np.ndarray, temperature: float = 1.0, top_k:
                          "distribution (diverged weights?)")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    if top_k is not None and not (isinstance(top_k, (int, np.integer)) and top_k >= 1):
-        raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+    if top_k is not None:
+        check_int("top_k", top_k, 1)
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p}")
     with np.errstate(over="ignore"):

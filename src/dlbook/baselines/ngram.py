@@ -49,7 +49,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dlbook._checks import check_positive_int
+from dlbook._checks import check_int, check_positive_int
 
 
 def _as_ids(name: str, ids: object, vocab_size: int, min_len: int = 0) -> np.ndarray:
@@ -112,11 +112,7 @@ class NGramLM:
         return tuple(int(t) for t in ctx[max(len(ctx) - keep, 0):]) if keep else ()
 
     def _next_id(self, next_id: int) -> int:
-        if isinstance(next_id, bool) or not isinstance(next_id, (int, np.integer)):
-            raise TypeError(f"next_id must be an int token id, got {type(next_id).__name__}")
-        if not 0 <= next_id < self.vocab_size:
-            raise ValueError(f"next_id must be in [0, {self.vocab_size}), got {next_id}")
-        return int(next_id)
+        return check_int("next_id", next_id, 0, self.vocab_size - 1)
 
 
 class AddKUnigram(NGramLM):

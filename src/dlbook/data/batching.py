@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from dlbook._checks import check_positive_int
+from dlbook._checks import check_int, check_positive_int
 
 
 def iterate_minibatches(
@@ -29,7 +29,6 @@ def iterate_minibatches(
 
 def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
     """How many batches :func:`iterate_minibatches` yields for ``n`` rows: ⌈n / batch_size⌉ (⌊…⌋ with drop_last)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"num_batches: n must be an int >= 0, got {n!r}")
+    n = check_int("n", n, 0)
     batch_size = check_positive_int("batch_size", batch_size)
     return n // batch_size if drop_last else -(-n // batch_size)

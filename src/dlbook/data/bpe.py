@@ -36,6 +36,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from dlbook._checks import check_int
 from dlbook.data.tokenizers import TokenizerBase, checked_ids
 
 SPECIALS = ("<unk>", "<pad>", "<bos>", "<eos>")
@@ -77,10 +78,8 @@ class BPETokenizer(TokenizerBase):
     @classmethod
     def fit(cls, text: str | Iterable[str], vocab_size: int, min_freq: int = 1, progress: bool = False) -> BPETokenizer:
         """Learn merges from ``text`` until the vocabulary holds ``vocab_size`` symbols (or no pair repeats)."""
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size <= len(SPECIALS):
-            raise ValueError(f"vocab_size must be an int > {len(SPECIALS)}, got {vocab_size!r}")
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
+        check_int("vocab_size", vocab_size, len(SPECIALS) + 1)
+        check_int("min_freq", min_freq, 1)
         texts = [text] if isinstance(text, str) else list(text)
         pieces: Counter[str] = Counter()
         chars: Counter[str] = Counter()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlbook._checks import check_integer, check_positive_int
+from dlbook._checks import check_integer, check_positive_int, check_rng
 from dlbook.data.tokenizers import CharTokenizer
 
 VALIDATION_FRACTION = 0.1
@@ -79,8 +79,7 @@ def random_windows(tokens: np.ndarray, batch_size: int, seq_len: int,
     batch_size = check_positive_int("batch_size", batch_size)
     seq_len = check_positive_int("seq_len", seq_len)
     tokens = _check_tokens(tokens, seq_len)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+    check_rng(rng)
     starts = rng.integers(0, len(tokens) - seq_len, size=batch_size)
     idx = starts[:, None] + np.arange(seq_len + 1)
     windows = tokens[idx]

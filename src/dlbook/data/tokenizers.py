@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from dlbook._checks import check_int
 from dlbook._io import atomic_write
 
 UNK = "<unk>"
@@ -84,8 +85,7 @@ class CharTokenizer(TokenizerBase):
     @classmethod
     def fit(cls, text: str | Iterable[str], min_freq: int = 1) -> CharTokenizer:
         """Build the vocabulary from ``text`` (a string or an iterable of strings)."""
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be an int >= 1, got {min_freq!r}")
+        check_int("min_freq", min_freq, 1)
         counts: Counter[str] = Counter()
         if isinstance(text, str):
             counts.update(text)

@@ -12,7 +12,6 @@ at once to predict the next token.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -21,7 +20,7 @@ import numpy as np
 
 from dlbook import functional as F
 from dlbook import nn
-from dlbook._checks import array_of, check_integer, check_positive_int
+from dlbook._checks import array_of, check_integer, check_positive_int, check_rng
 from dlbook.autograd import Tensor, no_grad
 from dlbook.checkpoint import load_checkpoint, save_checkpoint
 from dlbook.sampling import next_token_distribution
@@ -188,8 +187,7 @@ class GPT(nn.Module):
         if idx.size > self.config.context:
             raise ValueError(f"prompt is {idx.size} tokens long, longer than the model's context "
                              f"({self.config.context})")
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+        check_rng(rng)
         max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
         new, probs = [], []
         seq = list(idx)
@@ -257,6 +255,3 @@ def load_gpt_state(model: GPT, state: dict[str, np.ndarray], source: str = "the 
                          f"{'; '.join(wrong[:3]) or ''}{' missing ' + str(missing[:3]) if missing else ''}")
     model.load_state_dict(state)
 
-
-def config_json(config: GPTConfig) -> str:
-    return json.dumps(config.to_dict(), sort_keys=True)

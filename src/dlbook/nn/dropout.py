@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from dlbook import functional as F
+from dlbook._checks import check_rng
 from dlbook.functional.attention import dropout_keep
 from dlbook.nn.module import Module
 
@@ -23,10 +24,8 @@ class Dropout(Module):
         super().__init__()
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be a number in [0, 1), got {p!r}")
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
         self.p = float(p)
-        self.rng = rng
+        self.rng = check_rng(rng)
 
     def forward(self, x: Any) -> Any:
         if not self.training or self.p == 0.0:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from dlbook import functional as F
-from dlbook._checks import array_of, check_integer, check_positive_int
+from dlbook._checks import array_of, check_integer, check_positive_int, check_rng
 from dlbook.autograd import Tensor
 from dlbook.nn.module import Module, Parameter
 
@@ -26,8 +26,7 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = check_positive_int("num_embeddings", num_embeddings)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+        check_rng(rng)
         self.weight = Parameter((rng.standard_normal((num_embeddings, embedding_dim)) * std).astype(dtype))
 
     def forward(self, ids: Any) -> Tensor:

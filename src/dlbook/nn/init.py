@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from dlbook._checks import check_rng
+
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan_in, fan_out) for a (out, in, *kernel) weight, as PyTorch counts them."""
@@ -15,14 +17,9 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[1] * receptive, shape[0] * receptive
 
 
-def _check_rng(rng: object) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
-
-
 def xavier_uniform(shape: tuple[int, ...], rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
     """U(−a, a) with a = gain·√(6/(fan_in+fan_out)): keeps the variance of tanh/sigmoid layers steady."""
-    _check_rng(rng)
+    check_rng(rng)
     fan_in, fan_out = _fans(shape)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-bound, bound, size=shape)
@@ -30,14 +27,14 @@ def xavier_uniform(shape: tuple[int, ...], rng: np.random.Generator, gain: float
 
 def he_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """N(0, 2/fan_in): keeps the variance of ReLU layers steady (He et al. 2015)."""
-    _check_rng(rng)
+    check_rng(rng)
     fan_in, _ = _fans(shape)
     return rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
 
 
 def he_uniform(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """U(−a, a) with a = √(6/fan_in): He initialisation, uniform form."""
-    _check_rng(rng)
+    check_rng(rng)
     fan_in, _ = _fans(shape)
     bound = math.sqrt(6.0 / fan_in)
     return rng.uniform(-bound, bound, size=shape)
@@ -45,7 +42,7 @@ def he_uniform(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
 
 def lecun_uniform(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """U(−1/√fan_in, 1/√fan_in): PyTorch's default for Linear and Conv2d weights and biases."""
-    _check_rng(rng)
+    check_rng(rng)
     fan_in, _ = _fans(shape)
     bound = 1.0 / math.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=shape)

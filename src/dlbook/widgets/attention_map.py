@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dlbook._checks import check_int
 from dlbook.widgets.base import Explorer
 
 #: Examples the static explorer precomputes: (source text, target form).
@@ -100,10 +101,8 @@ def compute_attention_map(text: str, target: str, layer: int, head: int, model: 
 
     m = _shipped_model() if model is None else model
     c = m.config
-    if not isinstance(layer, (int, np.integer)) or not 0 <= layer < c.num_decoder_layers:
-        raise ValueError(f"layer must be an int in [0, {c.num_decoder_layers}), got {layer!r}")
-    if not isinstance(head, (int, np.integer)) or not 0 <= head < c.nhead:
-        raise ValueError(f"head must be an int in [0, {c.nhead}), got {head!r}")
+    check_int("layer", layer, 0, c.num_decoder_layers - 1)
+    check_int("head", head, 0, c.nhead - 1)
     (output,), src, out_ids = translate_dates(m, [text], [target])
     vocab = Vocab()
     n_out = int(np.argmax(out_ids[0] == vocab.eos_id)) + 1 if vocab.eos_id in out_ids[0] else out_ids.shape[1]

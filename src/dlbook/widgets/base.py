@@ -40,6 +40,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from dlbook._checks import check_int
+
 DPI = 72
 #: Static frames are quantised to this many colours (``None`` keeps full RGBA).
 STATIC_COLORS = 256
@@ -63,7 +65,7 @@ def figure_png(fig: Figure, dpi: int = DPI, colors: int | None = None) -> bytes:
 
 def quantize_png(png: bytes, colors: int = STATIC_COLORS) -> bytes:
     """``png`` re-encoded with a palette of at most ``colors`` colours (deterministic)."""
-    _check_colors(colors)
+    check_int("colors", colors, 2, 256)
     from PIL import Image
 
     image = Image.open(io.BytesIO(png))
@@ -77,11 +79,6 @@ def quantize_png(png: bytes, colors: int = STATIC_COLORS) -> bytes:
     out = io.BytesIO()
     paletted.save(out, format="PNG", optimize=True)
     return out.getvalue()
-
-
-def _check_colors(colors: Any) -> None:
-    if isinstance(colors, bool) or not isinstance(colors, int) or not 2 <= colors <= 256:
-        raise ValueError(f"colors must be an int in [2, 256] or None, got {colors!r}")
 
 
 def widget_state_bytes(*widgets: Any) -> int:
@@ -189,7 +186,7 @@ class Explorer:
             if len(values) == 0:
                 raise ValueError(f"grid[{name!r}] is empty")
         if colors is not None:
-            _check_colors(colors)
+            check_int("colors", colors, 2, 256)
         self.draw, self.controls, self.grid, self.mode, self.title = draw, dict(controls), dict(grid), mode, title
         self.colors, self.linked = colors, linked
         self.links: list[Any] = []

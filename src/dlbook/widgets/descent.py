@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dlbook._checks import check_int
 from dlbook.nn.module import Parameter
 from dlbook.optim.sgd import SGD
 from dlbook.widgets.base import Explorer
@@ -52,8 +53,7 @@ def compute_descent(surface: str, lr: float, momentum: float, steps: int,
     point of the path (the last row is the gradient at the current point).
     """
     f, _ = _surface(surface)
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    check_int("steps", steps, 0)
     if len(start) != 2:
         raise ValueError(f"start must be a point (u, v), got {start!r}")
     point = Parameter(np.array(start, dtype=np.float64))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dlbook import functional as F
+from dlbook._checks import check_int
 from dlbook.autograd import Tensor
 from dlbook.models.mlp import MLP
 from dlbook.nn.linear import Linear
@@ -36,8 +37,7 @@ def compute_vanishing(depth: int, activation: str, init_scale: float, width: int
     layers l = 1 … depth + 1 (the last is the output layer), and
     ``activation_std`` (depth,): the standard deviation of each hidden layer's output.
     """
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be an int >= 1, got {depth!r}")
+    check_int("depth", depth, 1)
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     if not init_scale > 0:
