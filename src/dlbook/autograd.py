@@ -312,8 +312,3 @@ def _topological_order(root: Tensor) -> list[Tensor]:
             if parent is not None and parent.requires_grad and id(parent) not in visited:
                 stack.append((parent, False))
     return order
-
-
-def as_tensor(x: Any) -> Tensor:
-    """``x`` if it is already a Tensor, else a constant Tensor holding it."""
-    return x if isinstance(x, Tensor) else Tensor(x)
