@@ -6,9 +6,8 @@ GPT uses, and ``"news"``) and both Kneser–Ney discount schemes (one discount p
 modified KN's three).  The *best n-gram* is the one with the lowest **validation** loss; its test
 loss is the number a language model of the book is read against.
 
-Remake the shipped table (144 s in all, both vocabularies with loading the corpus, measured on a
-busy 2-core machine; a 5-gram fits on the 1.67 M training ids in ≈ 9 s and scores the 94 k validation
-and test ids in ≈ 2 s; every fit and score time is stored in the file)::
+Remake the shipped table (a few minutes on a laptop CPU; the file stores every fit and score time
+and the total, so the cost is read from the run, not from here)::
 
     OPENBLAS_NUM_THREADS=1 python -m dlbook.baselines.ladder --out src/dlbook/assets/baselines.json
 
@@ -48,7 +47,7 @@ def ladder(vocab: str = "news+reviews", min_freq: int = 5, orders: tuple[int, ..
     Returns ``{"vocab_size", "train_tokens", "models": {name: {"order", "discounts", "val", "test",
     "fit_seconds", "score_seconds"}}, "best": name}`` with losses in nats per character.
     """
-    from dlbook.pretrain import load_news_data  # heavy (reads the corpus): only when a ladder is made
+    from dlbook.recipes.pretrain import load_news_data  # heavy (reads the corpus): only when a ladder is made
 
     if vocab not in VOCABS:
         raise ValueError(f"vocab must be one of {VOCABS}, got {vocab!r}")

@@ -19,7 +19,8 @@ with no kernel at all.
 
 Page weight: every frame is a PNG embedded (base64) in the page's widget state.
 Static frames are palette-quantised (``colors=256`` by default: deterministic,
-no visible change on line plots and colour maps, about 3× smaller), and
+no visible change on line plots and colour maps, and a paletted PNG compresses
+far better than an RGBA one), and
 :func:`widget_state_bytes` / :meth:`Explorer.state_bytes` /
 :func:`stored_widget_sizes` report what a widget adds to its page — the book
 keeps each widget under :data:`MAX_WIDGET_BYTES`.
