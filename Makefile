@@ -19,7 +19,7 @@ AVX2_PROFILE := NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS
 # (MPLBACKEND=Agg on a headless machine would store no figures).
 NB_ENV := env -u MPLBACKEND
 
-.PHONY: sysdeps book test unit notebooks build-strict lab run vendor lint bench clean serve explore
+.PHONY: sysdeps book test quick unit notebooks build-strict browser lab run vendor lint bench clean serve explore
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -32,8 +32,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 sysdeps:
 	bash scripts/install_system_deps.sh
 
+## make vendor: the page assets from npm into _vendor/; only a missing npm (exit 3) is tolerated (CDNs then)
 vendor:
-	bash scripts/vendor_assets.sh || true
+	@rc=0; bash scripts/vendor_assets.sh || rc=$$?; \
+	if [ $$rc = 3 ]; then echo "vendor: no npm, so the book will load its page assets from CDNs"; \
+	elif [ $$rc != 0 ]; then echo "vendor: scripts/vendor_assets.sh failed (exit $$rc)" >&2; exit $$rc; fi
 
 ## make book: the HTML book in _build/html (stored outputs; nothing re-executed)
 book: $(VENV)/.installed vendor
@@ -42,10 +45,14 @@ book: $(VENV)/.installed vendor
 ## make test: lint, unit tests, notebooks (nbval strict), strict book build, browser tests
 test: sysdeps $(VENV)/.installed vendor lint unit notebooks build-strict browser
 
-lint:
+## make quick: ruff and the unit tests not marked slow (no notebooks, no book, no browser): about a minute
+quick: $(VENV)/.installed lint
+	$(PY) -m pytest tests -q --ignore=tests/browser -m "not slow"
+
+lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check --output-format concise src tests bench scripts
 
-unit:
+unit: $(VENV)/.installed
 	$(PY) -m pytest tests -q --ignore=tests/browser
 
 ## make explore [FACTOR=10]: the property tests on fresh random examples, FACTOR times as many as make test
@@ -56,17 +63,17 @@ explore: $(VENV)/.installed
 		$(PY) -m pytest tests --ignore=tests/browser -m hypothesis -q -rf --hypothesis-show-statistics
 
 ## make notebooks: nbval strict on this CPU's numpy paths, then (where the CPU has AVX-512) on the AVX2 profile
-notebooks:
+notebooks: $(VENV)/.installed
 	$(NB_ENV) $(PY) -m pytest $(NBVAL) -q $(NOTEBOOKS)
 	@if $(PY) scripts/cpu_features.py --has-avx512; then \
 		echo "numpy used AVX-512 above; the notebooks again on the AVX2 profile:"; \
 		$(NB_ENV) $(AVX2_PROFILE) $(PY) -m pytest $(NBVAL) -q $(NOTEBOOKS); \
 	else echo "no AVX-512 on this CPU: the run above already took numpy's AVX2 paths"; fi
 
-build-strict:
+build-strict: $(VENV)/.installed vendor
 	$(PY) scripts/build_book.py --strict
 
-browser:
+browser: $(VENV)/.installed build-strict
 	@if [ -d tests/browser ]; then $(PY) -m pytest tests/browser -q -p no:cacheprovider; fi
 
 ## make run NB=chapters/x.ipynb: execute one notebook in place, storing its outputs
@@ -74,17 +81,18 @@ run: $(VENV)/.installed
 	$(NB_ENV) $(AVX2_PROFILE) $(PY) scripts/run_notebook.py $(NB)
 
 ## make serve [PREFIX=/dlbook/]: the built book on http://127.0.0.1:8000/ (under PREFIX, as GitHub Pages serves it)
-serve:
+serve: $(VENV)/.installed
 	$(PY) scripts/serve_book.py --prefix "$(or $(PREFIX),/)"
 
-## make lab: work through the notebooks in JupyterLab
+## make lab: work through the notebooks in JupyterLab (as root, e.g. in a container, with --allow-root)
 lab: $(VENV)/.installed
-	$(VENV)/bin/jupyter lab chapters
+	$(VENV)/bin/jupyter lab chapters $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 ## make bench [TOPICS="conv rnn"]: speed ratios to the reference, at one and two threads
+# Benchmarks drop the thread and kernel pins (OPENBLAS_CORETYPE, which some machine images set for older
+# OpenBLAS builds), so numpy's OpenBLAS picks its kernels as on a reader's machine; tests keep the pins,
+# which make stored outputs reproducible.
 bench: $(VENV)/.installed
-	# This machine's image sets OPENBLAS_CORETYPE=Haswell (older OpenBLAS builds misbehave on its CPU);
-	# numpy 2.4's OpenBLAS is fine, so benchmarks let it pick its own kernels. Tests and CI keep the setting.
 	env -u OMP_NUM_THREADS -u OPENBLAS_NUM_THREADS -u MKL_NUM_THREADS -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
 		$(PY) -m bench $(TOPICS)
 
