@@ -434,7 +434,7 @@ def test_positional_encoding_formula_and_bad_length() -> None:
 @settings(max_examples=10, deadline=None)
 @given(length=st.integers(1, 70))
 def test_row_max_equals_numpy_max(length: int) -> None:
-    from dlbook.functional.attention import row_max
+    from dlbook.kernels.attention import row_max
 
     rng = np.random.default_rng(length)
     s = rng.standard_normal((3, 2, length)).astype(np.float32)

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from dlbook.functional import _scratch
+from dlbook.kernels import _scratch
 
 
 @pytest.fixture()

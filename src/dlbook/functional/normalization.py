@@ -1,6 +1,11 @@
 """Layer normalization (§3.5), fused with a hand-written backward.
 
     y = (x − μ) / √(σ² + ε) · γ + β,   μ, σ² over the last axis         (eq-layernorm)
+
+:func:`layer_norm_reference` writes the formula with the basic ops (mean, sqrt, …),
+and autograd derives its backward; :func:`layer_norm`, what the layers call, is one op
+whose backward is the derivative worked out on paper (see :class:`LayerNorm`).  The two
+are tested equal.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import numpy as np
 
 from dlbook._checks import array_of, check_float
 from dlbook.autograd import Context, Function, Tensor
+from dlbook.functional.elementwise import sqrt
+from dlbook.functional.reduce import mean
 
 
 class LayerNorm(Function):
@@ -76,20 +83,39 @@ def _rescale_overflowing_rows(xc: np.ndarray, r: np.ndarray, overflow: np.ndarra
     r[overflow] = (1.0 / s) / np.sqrt(var_s + eps / s / s)
 
 
+def _check_layer_norm(where: str, x: Any, weight: Any, bias: Any, eps: float) -> None:
+    xa = array_of(x)
+    check_float("x", xa)
+    if xa.ndim == 0:
+        raise ValueError(f"{where}: x must have at least 1 dimension, got a scalar")
+    d = xa.shape[-1]
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and array_of(p).shape != (d,):
+            raise ValueError(f"{where}: {name} must have shape ({d},) like x's last axis, got {array_of(p).shape}")
+    if not eps > 0:
+        raise ValueError(f"{where}: eps must be positive, got {eps}")
+
+
+def layer_norm_reference(x: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """(x − μ) / √(σ² + ε) · γ + β from mean, sqrt and the arithmetic ops; the readable twin of :func:`layer_norm`.
+
+    x: (..., D); weight γ and bias β: (D,) or None -> (..., D); μ and the biased σ² over the last axis.
+    """
+    _check_layer_norm("layer_norm_reference", x, weight, bias, eps)
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    centred = x - mean(x, axis=-1, keepdims=True)                        # x − μ
+    variance = mean(centred * centred, axis=-1, keepdims=True)           # σ²
+    y = centred / sqrt(variance + float(eps))
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
 def layer_norm(x: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
     """Normalise each vector x[..., :] to mean 0 and variance 1, then scale and shift.  Implements (eq-layernorm).
 
     x: (..., D); weight γ and bias β: (D,) or None -> (..., D).  The variance is
     the biased one (divide by D), as in PyTorch.
     """
-    xa = array_of(x)
-    check_float("x", xa)
-    if xa.ndim == 0:
-        raise ValueError("layer_norm: x must have at least 1 dimension, got a scalar")
-    d = xa.shape[-1]
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and array_of(p).shape != (d,):
-            raise ValueError(f"layer_norm: {name} must have shape ({d},) like x's last axis, got {array_of(p).shape}")
-    if not eps > 0:
-        raise ValueError(f"layer_norm: eps must be positive, got {eps}")
+    _check_layer_norm("layer_norm", x, weight, bias, eps)
     return LayerNorm.apply(x, weight, bias, float(eps))

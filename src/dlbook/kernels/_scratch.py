@@ -2,7 +2,7 @@
 
 Allocating and freeing many megabytes per call makes glibc hand the memory back
 to the operating system, and touching it again costs a page fault per 4 kB
-(measured 1.3–1.8× slower on the convolution and LSTM backward passes).  A
+(``make bench TOPICS="conv rnn"`` shows what the reuse is worth).  A
 buffer is kept per (tag, shape, dtype); the oldest are dropped when there are
 more than :data:`MAX_BUFFERS` or they hold more than :data:`MAX_BYTES`.
 

@@ -4,8 +4,11 @@
 
 The H heads' projections are stacked into one ``in_proj`` (E → 3E, rows: Q, K, V,
 each head a contiguous block of d = E/H), so self-attention is one GEMM; the
-heads are then read as strided views of that one array (no copies) by a fused op
-whose backward writes the three gradients straight back into one packed array.
+heads are then read as strided views of that one array (no copies) by the fused
+kernel :class:`dlbook.kernels.attention.MultiheadCore`, whose backward writes the
+three gradients straight back into one packed array.  Its readable twin, heads
+split, attended and concatenated with the basic ops, is
+:func:`dlbook.functional.attention.multihead_attention_reference`.
 """
 
 from __future__ import annotations
@@ -15,61 +18,12 @@ from typing import Any
 import numpy as np
 
 from dlbook import functional as F
-from dlbook._checks import array_of, check_float, check_nonnegative, check_positive_int, layer_input
-from dlbook.autograd import Context, Function, Tensor
-from dlbook.functional.attention import (
-    attention_backward_arrays,
-    attention_forward_arrays,
-    causal_mask,
-    check_mask,
-    dropout_keep,
-)
+from dlbook._checks import array_of, check_float, check_nonnegative, check_positive_int, check_rng, layer_input
+from dlbook.autograd import Tensor
+from dlbook.functional.attention import causal_mask, check_mask, dropout_keep
+from dlbook.kernels.attention import MultiheadCore
 from dlbook.nn.linear import Linear
 from dlbook.nn.module import Module
-
-#: How the projected inputs are packed: "qkv" one (N, L, 3E) array; "q_kv" (N, L, E) and (N, S, 2E);
-#: "q_k_v" three (N, ·, E) arrays.
-_PARTS = {"qkv": (3,), "q_kv": (1, 2), "q_k_v": (1, 1, 1)}
-
-
-def _head_views(arrays: tuple[np.ndarray, ...], layout: str, heads: int) -> list[np.ndarray]:
-    """The q, k, v heads (N, H, T, d) as strided views of the packed projection arrays."""
-    views = []
-    for a, parts in zip(arrays, _PARTS[layout]):
-        n, t, w = a.shape
-        d = w // parts // heads
-        split = a.reshape(n, t, parts, heads, d)
-        views.extend(split[:, :, i].transpose(0, 2, 1, 3) for i in range(parts))
-    return views
-
-
-class MultiheadCore(Function):
-    """Split heads → (eq-attention) per head → merge heads, on packed projections, in one op."""
-
-    @staticmethod
-    def forward(ctx: Context, a: np.ndarray, b: np.ndarray | None, c: np.ndarray | None, layout: str,
-                heads: int, mask: np.ndarray | None, scale: float, keep: np.ndarray | None,
-                sink: list) -> np.ndarray:
-        arrays = tuple(x for x in (a, b, c) if x is not None)
-        q, k, v = _head_views(arrays, layout, heads)
-        n, _, length, d = q.shape
-        merged = np.empty((n, length, heads, d), dtype=np.result_type(q, v))
-        _, p, pd = attention_forward_arrays(q, k, v, mask, scale, keep, out=merged.transpose(0, 2, 1, 3))
-        ctx.save(arrays, layout, heads, p, pd, keep, scale)
-        sink.append(p)
-        return merged.reshape(n, length, heads * d)
-
-    @staticmethod
-    def backward(ctx: Context, g: np.ndarray) -> tuple:
-        arrays, layout, heads, p, pd, keep, scale = ctx.saved
-        q, k, v = _head_views(arrays, layout, heads)
-        n, length, e = g.shape
-        gh = g.reshape(n, length, heads, e // heads).transpose(0, 2, 1, 3)
-        grads = tuple(np.empty_like(x) for x in arrays)
-        outs = _head_views(grads, layout, heads)
-        attention_backward_arrays(gh, q, k, v, p, pd, keep, scale, outs=tuple(outs))
-        grads = grads + (None,) * (3 - len(grads))
-        return (*grads, None, None, None, None, None, None)
 
 
 class MultiheadAttention(Module):
@@ -97,10 +51,8 @@ class MultiheadAttention(Module):
         self.dropout = check_nonnegative("dropout", dropout)
         if self.dropout >= 1:
             raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
         self.head_dim = embed_dim // num_heads
-        self.rng = rng
+        self.rng = check_rng(rng)
         self.in_proj = Linear(embed_dim, 3 * embed_dim, bias=bias, rng=rng, init="xavier", dtype=dtype)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias, rng=rng, dtype=dtype)
         if bias:  # PyTorch starts both biases at zero
@@ -176,10 +128,10 @@ class MultiheadAttention(Module):
                 inputs, layout = (q, rows(e, 3 * e, key), None), "q_kv"
             else:
                 inputs, layout = (q, rows(e, 2 * e, key), rows(2 * e, 3 * e, value)), "q_k_v"
-        sink: list = []
+        weights: list = []
         merged = MultiheadCore.apply(*inputs, layout=layout, heads=self.num_heads, mask=mask,
-                                     scale=1.0 / float(np.sqrt(self.head_dim)), keep=keep, sink=sink)
-        return self.out_proj(merged), (sink[0] if need_weights else None)
+                                     scale=1.0 / float(np.sqrt(self.head_dim)), keep=keep, weights_out=weights)
+        return self.out_proj(merged), (weights[0] if need_weights else None)
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"

@@ -28,7 +28,7 @@ class Conv2d(Module):
     ``weight``: (out_channels, in_channels, kH, kW), He-initialised
     (N(0, 2/fan_in) with fan_in = in_channels·kH·kW, suited to a ReLU after
     it); ``bias``: (out_channels,), zeros.  Ho = ⌊(H + 2p − kH)/s⌋ + 1
-    (eq-conv-output-size).  Uses the fast :func:`dlbook.functional.conv.conv2d`.
+    (eq-conv-output-size).  Runs :func:`dlbook.functional.conv.conv2d` (the fast kernel at stride 1).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int], stride: Any = 1,

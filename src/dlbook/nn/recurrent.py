@@ -14,20 +14,15 @@ from typing import Any
 import numpy as np
 
 from dlbook import functional as F
-from dlbook._checks import array_of, check_positive_int
+from dlbook._checks import array_of, check_int, check_positive_int, check_rng
 from dlbook.autograd import Tensor
-from dlbook.functional import recurrent as R
+from dlbook.functional.recurrent import GATES
 from dlbook.nn.module import Module, Parameter
 
 
 def _uniform(shape: tuple[int, ...], hidden: int, rng: np.random.Generator, dtype: Any) -> Parameter:
     bound = 1.0 / math.sqrt(hidden)
     return Parameter(rng.uniform(-bound, bound, size=shape).astype(dtype))
-
-
-def _check_rng(rng: Any) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
 
 
 class _RecurrentBase(Module):
@@ -44,11 +39,11 @@ class _RecurrentBase(Module):
         self.num_layers = check_positive_int("num_layers", num_layers)
         if batch_first is not True:
             raise ValueError("batch_first must be True: dlbook's recurrent layers take x as (N, T, input_size)")
-        if truncate is not None and (isinstance(truncate, bool) or not isinstance(truncate, int) or truncate < 1):
-            raise ValueError(f"truncate must be a positive int or None, got {truncate!r}")
-        _check_rng(rng)
+        if truncate is not None:
+            check_int("truncate", truncate, minimum=1)
+        check_rng(rng)
         self.bias, self.batch_first, self.truncate = bool(bias), True, truncate
-        gates = R.GATES[self.cell] * self.hidden_size
+        gates = GATES[self.cell] * self.hidden_size
         for k in range(self.num_layers):
             size = self.input_size if k == 0 else self.hidden_size
             setattr(self, f"weight_ih_l{k}", _uniform((gates, size), self.hidden_size, rng, dtype))
@@ -180,8 +175,8 @@ class _CellBase(Module):
         super().__init__()
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        _check_rng(rng)
-        gates = R.GATES[self.cell] * self.hidden_size
+        check_rng(rng)
+        gates = GATES[self.cell] * self.hidden_size
         self.weight_ih = _uniform((gates, self.input_size), self.hidden_size, rng, dtype)
         self.weight_hh = _uniform((gates, self.hidden_size), self.hidden_size, rng, dtype)
         self.bias_ih = _uniform((gates,), self.hidden_size, rng, dtype) if bias else None

@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from dlbook.functional.recurrent import GATES, bptt_hidden_grads
+from dlbook._checks import array_of
+from dlbook.autograd import Tensor
+from dlbook.functional.recurrent import GATES, check_sequence, gru_cell, lstm_cell, rnn_cell
 from dlbook.widgets.base import Explorer
 
 HIDDEN = 24
@@ -50,6 +52,44 @@ def recurrent_weights(cell: str, radius: float, hidden: int = HIDDEN, input_size
     elif cell == "gru":
         b_ih[hidden:2 * hidden] = GATE_BIAS      # update gate z (order r, z, n)
     return w_ih, w_hh, b_ih, b_hh
+
+
+def bptt_hidden_grads(cell: str, x: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None,
+                      nonlinearity: str = "tanh") -> tuple[np.ndarray, np.ndarray]:
+    """‖∂L/∂hₜ‖ for t = 0..T with L = Σ h_T (the loss on the last step only), and the hidden states.
+
+    Implements (eq-bptt) on the unrolled cells: the sequence is run step by step
+    with the cells of :mod:`dlbook.functional.recurrent` (for the LSTM through (h, c) together), and one
+    backward pass carries δₜ = ∂L/∂hₜ from t = T back to the initial state.  To read
+    δₜ, a zero "probe" is added to each hₜ (its gradient is δₜ; the values are
+    unchanged).  x: (N, T, input_size); the weights are used as constants.
+    Returns (norms (T + 1,) — index 0 is the initial state —, states (T, N, H)).
+    Used by the gradient-through-time explorer and §4.4.
+    """
+    if cell not in GATES:
+        raise ValueError(f"cell must be one of {sorted(GATES)}, got {cell!r}")
+    ax = np.asarray(array_of(x), dtype=np.float64)
+    check_sequence("bptt_hidden_grads", ax, None, None, w_ih, w_hh, b_ih, b_hh, GATES[cell], None)
+    weights = [None if w is None else array_of(w) for w in (w_ih, w_hh, b_ih, b_hh)]
+    n, t_len, _ = ax.shape
+    hidden = weights[1].shape[1]
+    h = Tensor(np.zeros((n, hidden)), requires_grad=True)
+    c = Tensor(np.zeros((n, hidden))) if cell == "lstm" else None
+    probes, states = [h], []
+    for t in range(t_len):
+        if cell == "rnn":
+            h = rnn_cell(ax[:, t], h, *weights, nonlinearity)
+        elif cell == "gru":
+            h = gru_cell(ax[:, t], h, *weights)
+        else:
+            h, c = lstm_cell(ax[:, t], h, c, *weights)
+        probe = Tensor(np.zeros((n, hidden)), requires_grad=True)
+        h = h + probe
+        probes.append(probe)
+        states.append(h.data.copy())
+    h.sum().backward()
+    norms = np.array([np.linalg.norm(p.grad) if p.grad is not None else 0.0 for p in probes])
+    return norms, np.stack(states)
 
 
 def through_time(cell: str, radius: float, length: int, seed: int = 0) -> dict[str, np.ndarray]:
