@@ -22,7 +22,7 @@ def _step(method: str) -> tuple:
     from dlbook.finetune import build_classifier, encode_texts, trainable_parameters
     from dlbook.models.gpt import GPT, GPTConfig
     from dlbook.optim import AdamW, clip_grad_norm
-    from dlbook.pretrain import load_news_data
+    from dlbook.recipes.pretrain import load_news_data
 
     tok = load_news_data(vocab="news+reviews").tokenizer
     gpt = GPT(GPTConfig.preset("base", tok.vocab_size), rng=np.random.default_rng(0), dtype=np.float32)

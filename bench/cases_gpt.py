@@ -19,7 +19,7 @@ def _batch(vocab: int) -> tuple[np.ndarray, np.ndarray]:
 def _ours() -> tuple:
     from dlbook.models.gpt import GPT, GPTConfig
     from dlbook.optim import AdamW, WarmupCosine
-    from dlbook.pretrain import load_news_data, train_step
+    from dlbook.recipes.pretrain import load_news_data, train_step
 
     vocab = load_news_data().tokenizer.vocab_size
     model = GPT(GPTConfig(vocab, CONTEXT, D, LAYERS, HEADS, 4 * D), rng=np.random.default_rng(0))

@@ -18,8 +18,8 @@ import pytest
 import dlbook
 
 ASSETS = (Path(dlbook.__file__).parent / "assets").resolve()
-CLIS = ["dlbook.pretrain", "dlbook.char_lm_train", "dlbook.models.seq2seq_train", "dlbook.finetune.sweep",
-        "dlbook.scaling"]
+CLIS = ["dlbook.recipes.pretrain", "dlbook.recipes.char_lm", "dlbook.recipes.translator",
+        "dlbook.recipes.finetune_sweep", "dlbook.recipes.scaling"]
 
 
 class _Parsed(Exception):
@@ -66,8 +66,8 @@ def test_docstring_gives_the_command_that_remakes_the_asset(module: str) -> None
 
 
 def test_char_lm_saves_every_n_steps_and_at_the_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dlbook import char_lm_train
     from dlbook.models.char_lm import CharLM
+    from dlbook.recipes import char_lm
 
     saved: list[tuple[int, bool]] = []
     real_save = CharLM.save
@@ -78,7 +78,7 @@ def test_char_lm_saves_every_n_steps_and_at_the_end(tmp_path: Path, monkeypatch:
 
     monkeypatch.setattr(CharLM, "save", record)
     out = tmp_path / "lm"
-    char_lm_train.main(["--preset", "quick", "--steps", "7", "--save-every", "3", "--out", str(out)])
+    char_lm.main(["--preset", "quick", "--steps", "7", "--save-every", "3", "--out", str(out)])
     assert saved == [(3, False), (6, False), (7, True)]
     model, extra = CharLM.load(out)
     assert int(extra["steps_done"]) == 7 and np.isfinite(float(extra["final_val_loss"]))
@@ -87,7 +87,7 @@ def test_char_lm_saves_every_n_steps_and_at_the_end(tmp_path: Path, monkeypatch:
 
 @pytest.mark.parametrize("bad", [0, -2])
 def test_char_lm_save_every_must_be_positive(bad: int, tmp_path: Path) -> None:
-    from dlbook.char_lm_train import train_preset
+    from dlbook.recipes.char_lm import train_preset
 
     with pytest.raises(ValueError, match="save_every"):
         train_preset("quick", out=tmp_path / "x", save_every=bad, steps=2, progress=False)
@@ -97,7 +97,7 @@ def test_char_lm_save_every_must_be_positive(bad: int, tmp_path: Path) -> None:
 def test_char_lm_sigterm_saves_and_exits_cleanly(tmp_path: Path) -> None:
     out = tmp_path / "lm.npz"
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "dlbook.char_lm_train", "--preset", "quick", "--steps",
+    proc = subprocess.Popen([sys.executable, "-m", "dlbook.recipes.char_lm", "--preset", "quick", "--steps",
                              "100000", "--save-every", "2", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:

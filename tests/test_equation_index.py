@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dlbook.equations import _cited, build_index, check, html_table, toc_files
+from booktools.equations import _cited, build_index, check, html_table, toc_files
 
 ROOT = Path(__file__).resolve().parent.parent
 

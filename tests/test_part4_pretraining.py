@@ -1,7 +1,7 @@
 """Part IV's pretrained GPT against the counting baselines, recomputed from the shipped files.
 
 No loss is typed here: the Kneser–Ney 5-gram is fitted on the training ids, the shipped GPT
-(`dlbook.pretrain.BASE_ASSET`) is scored on the test text with `token_losses`, and the assertions
+(`dlbook.recipes.pretrain.BASE_ASSET`) is scored on the test text with `token_losses`, and the assertions
 compare the two — the same comparison chapter 5.2 prints.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from dlbook._cli import parse_settings
 from dlbook.baselines import KneserNey
 from dlbook.models.gpt import load_gpt
-from dlbook.pretrain import ASSET, BASE_ASSET, evaluate, export_weights, load_news_data, pretrain, token_losses
+from dlbook.recipes.pretrain import ASSET, BASE_ASSET, evaluate, export_weights, load_news_data, pretrain, token_losses
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,9 @@ from dlbook import nn
 from dlbook.autograd import Tensor
 from dlbook.data import load_python_help, random_windows, sequential_windows, unigram_loss
 from dlbook.gradcheck import gradcheck
-from dlbook.models import CharLM, evaluate_lm, train_char_lm
+from dlbook.models import CharLM
+from dlbook.recipes.char_lm import train_char_lm
+from dlbook.train import evaluate_lm
 
 CELLS = {"rnn": 1, "lstm": 4, "gru": 3}
 LAYERS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -420,10 +422,10 @@ def test_char_lm_training_is_deterministic() -> None:
 
 
 def test_shipped_checkpoint_loads_and_beats_unigram() -> None:
-    from dlbook.char_lm_train import ASSET
+    from dlbook.recipes.char_lm import ASSET
 
     if not ASSET.exists():
-        pytest.skip("the shipped checkpoint has not been made (python -m dlbook.char_lm_train)")
+        pytest.skip("the shipped checkpoint has not been made (python -m dlbook.recipes.char_lm)")
     model, extra = CharLM.load(ASSET)
     assert float(extra["final_val_loss"]) < float(extra["unigram_val_loss"]) - 1.0
     assert model.generate("The ", 20, np.random.default_rng(0), top_k=5).startswith("The ")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from dlbook.models.gpt import GPT, GPTConfig
-from dlbook.scaling import ASSET, fit_power_law, load_study, non_embedding_parameters, train_size
+from dlbook.recipes.scaling import train_size
+from dlbook.scaling import ASSET, fit_power_law, load_study, non_embedding_parameters
 
 
 def test_fit_recovers_a_known_law() -> None:

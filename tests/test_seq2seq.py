@@ -18,7 +18,7 @@ from dlbook.data.dates import (
     parse_date,
 )
 from dlbook.models.seq2seq import Seq2SeqConfig, Seq2SeqTransformer
-from dlbook.models.seq2seq_train import (
+from dlbook.recipes.translator import (
     PRESETS,
     exact_match,
     load_date_translator,

@@ -7,7 +7,8 @@ import pytest
 
 from dlbook import nn, optim
 from dlbook.data import make_spirals
-from dlbook.models import MLP, train_digits_mlp
+from dlbook.models import MLP
+from dlbook.recipes.digits import train_digits_mlp
 from dlbook.train import evaluate, fit
 
 
@@ -99,3 +100,77 @@ def test_fit_refuses_epochs_and_batch_sizes_that_are_not_positive() -> None:
         num_batches(10, 0)
     with pytest.raises(ValueError, match=r"n must be an int >= 0, got -1"):
         num_batches(-1, 2)
+
+
+# ---- the one loop: schedule state, eval mode, the loop's stop and divergence -------------------------------
+
+
+def test_scheduler_state_dict_resumes_the_learning_rate() -> None:
+    """A scheduler loaded from another's state_dict sets the same rate and continues the same sequence."""
+    p = nn.Parameter(np.zeros(2))
+    first = optim.SGD([p], lr=0.1)
+    sched = optim.WarmupCosine(first, total_steps=20, warmup_steps=4, min_lr=0.01)
+    for _ in range(7):
+        sched.step()
+    second = optim.SGD([p], lr=0.1)
+    resumed = optim.WarmupCosine(second, total_steps=20, warmup_steps=4, min_lr=0.01)
+    resumed.load_state_dict(sched.state_dict())
+    assert second.lr == first.lr and resumed.state_dict() == {"last_step": 7}
+    assert [sched.step() for _ in range(5)] == [resumed.step() for _ in range(5)]
+    for bad, message in (({}, "exactly 'last_step'"), ({"last_step": -1}, "int >= 0"), ({"last_step": 2.5}, "int")):
+        with pytest.raises(ValueError, match=message):
+            resumed.load_state_dict(bad)
+
+
+def test_lr_schedule_caps_the_warmup_at_a_tenth_of_the_run() -> None:
+    from dlbook.train import lr_schedule
+
+    opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=0.1)
+    assert lr_schedule(opt, 1000, 30).warmup_steps == 30
+    assert lr_schedule(opt, 100, 30).warmup_steps == 10
+    assert lr_schedule(opt, 5, 30).warmup_steps == 1
+    assert lr_schedule(opt, 100, 0).warmup_steps == 0
+    with pytest.raises(ValueError, match="warmup must be an int"):
+        lr_schedule(opt, 100, 2.5)
+
+
+def test_eval_mode_restores_the_mode_it_found() -> None:
+    from dlbook.train import eval_mode
+
+    model = MLP([2, 4, 2], rng=np.random.default_rng(0))
+    for mode in (True, False):
+        model.train(mode)
+        with eval_mode(model):
+            assert not model.training
+        assert model.training is mode
+    with pytest.raises(TypeError, match="model must be a Module"):
+        with eval_mode(object()):
+            pass
+
+
+def test_gpt_sampling_and_attention_maps_leave_the_training_mode_alone() -> None:
+    from dlbook.models.gpt import GPT, GPTConfig
+
+    gpt = GPT(GPTConfig(vocab_size=11, context=8, d_model=8, num_layers=1, nhead=2, dim_feedforward=16,
+                        dropout=0.1), rng=np.random.default_rng(0))
+    gpt.train()
+    gpt.next_token_probs([1, 2, 3])
+    gpt.attention_weights(np.array([[1, 2, 3]]))
+    assert gpt.training and all(m.training for _, m in gpt.named_modules())
+    gpt.eval()
+    gpt.next_token_probs([1, 2, 3])
+    assert not gpt.training
+
+
+def test_train_loop_stops_when_a_callback_asks_and_names_the_step_of_a_divergence() -> None:
+    from dlbook.autograd import Tensor
+    from dlbook.train import train_loop
+
+    w = nn.Parameter(np.array([1.0]))
+    opt = optim.SGD([w], lr=0.1)
+    seen: list[int] = []
+    run = train_loop(lambda n: (Tensor(np.array([2.0])) * w).sum(), opt, steps=10, eval_every=3,
+                     evaluate=lambda n: seen.append(n) or n >= 6, progress=False)
+    assert seen == [3, 6] and run.step == 6 and run.stopped
+    with pytest.raises(FloatingPointError, match=r"demo: training diverged at step 1 \(learning rate 0.1\)"):
+        train_loop(lambda n: (Tensor(np.array([np.inf])) * w).sum(), opt, steps=3, progress=False, name="demo")

@@ -1,6 +1,6 @@
 """SIGTERM / Ctrl-C during training: finish the current step, save, and exit cleanly.
 
-Shared by the training recipes (:mod:`dlbook.pretrain`, :mod:`dlbook.char_lm_train`): a kill from a job
+Shared by the training recipes (:mod:`dlbook.recipes.pretrain`, :mod:`dlbook.recipes.char_lm`): a kill from a job
 scheduler or a Ctrl-C in a terminal then costs at most one step, never the run.
 """
 

@@ -4,6 +4,7 @@ Compute.  Training a dense Transformer with N parameters on D tokens takes about
 
     C ≈ 6·N·D  floating-point operations                               (eq-training-flops, §5.1)
 
+(:func:`training_flops`; :func:`matmul_parameters` counts N for the book's GPT from its shape)
 — 2·N per token for the forward pass (a multiply and an add per weight) and 4·N for the backward pass (the
 gradients with respect to the activations and to the weights).  LoRA fine-tuning skips the weight gradients of
 the frozen matrices, so it costs about 4·N·D.
@@ -37,11 +38,25 @@ def _positive(name: str, value: Any) -> float:
     return float(value)
 
 
-def training_flops(n_params: float, tokens: float, passes: float = 6.0) -> float:
+def matmul_parameters(config: Any) -> int:
+    """N of (eq-training-flops) for a GPT of ``config`` (a :class:`~dlbook.models.gpt.GPTConfig`): the parameters
+    used in a matrix product at every token — the blocks and the output layer (V·d, tied or not), not the
+    position table, which is only looked up."""
+    d, f = config.d_model, config.dim_feedforward
+    block = (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d   # attention, MLP, 2 LayerNorms
+    return config.num_layers * block + 2 * d + config.vocab_size * d
+
+
+def training_flops(n_params: Any, tokens: float, passes: float = 6.0, attention: bool = True) -> float:
     """C ≈ passes·N·D FLOPs to train N parameters on D tokens (passes = 6: forward 2, backward 4).
 
-    Implements (eq-training-flops) for a parameter count (``dlbook.models.gpt.training_flops`` counts N
-    from a GPT's shape)."""
+    Implements (eq-training-flops).  ``n_params`` is N, or a GPT's config: then N is its
+    :func:`matmul_parameters`, and with ``attention`` the products QKᵀ and AV add num_layers·context·d to N
+    (6·num_layers·context·d FLOPs per token, as Kaplan et al. count them)."""
+    if hasattr(n_params, "d_model"):
+        config = n_params
+        n_params = matmul_parameters(config) + (config.num_layers * config.context * config.d_model if attention
+                                                else 0)
     return _positive("passes", passes) * _positive("n_params", n_params) * _positive("tokens", tokens)
 
 

@@ -10,15 +10,16 @@ attention is causal, no real position ever attends to the padding.
 ``"scratch"`` (random GPT, all trainable), ``"frozen"`` (pretrained, head only),
 ``"last_k"`` (head + last k blocks), ``"lora"`` (pretrained frozen + LoRA
 adapters + head), ``"full"`` (pretrained, all trainable), for a fixed number
-of epochs.  :func:`train_until_converged` is the label-efficiency sweep's loop
-instead: batches of similar-length texts, validation-based early stopping, and
-the weights of the best evaluation kept.
+of epochs.  :func:`train_until_converged` is the label-efficiency sweep's
+version: batches of similar-length texts, validation-based early stopping, and
+the weights of the best evaluation kept.  Both run the package's one loop,
+:func:`dlbook.train.train_loop`.
 """
 
 from __future__ import annotations
 
 import copy
-import time
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +29,15 @@ import numpy as np
 from dlbook import functional as F
 from dlbook import nn
 from dlbook._checks import check_positive_int
-from dlbook.autograd import Tensor, no_grad
+from dlbook.autograd import Tensor
+from dlbook.data.text import random_windows
 from dlbook.finetune.freeze import freeze_except, trainable_parameters, unfreeze
 from dlbook.finetune.lora import apply_lora, count_parameters
 from dlbook.models.gpt import GPT
+from dlbook.modes import eval_mode
 from dlbook.nn.module import Parameter
-from dlbook.optim import AdamW, WarmupCosine, clip_grad_norm
+from dlbook.optim import AdamW
+from dlbook.train import lr_schedule, train_loop
 
 METHODS = ("scratch", "frozen", "last_k", "lora", "full")
 
@@ -114,15 +118,13 @@ class FinetuneResult:
 
 
 def predict(model: GPTClassifier, ids: np.ndarray, lengths: np.ndarray, batch_size: int = 128) -> np.ndarray:
-    """Class predictions (N,) in eval mode, without a graph."""
-    model.eval()
+    """Class predictions (N,) for ids (N, L) of ``lengths`` (N,), in eval mode, without a graph."""
     out = []
-    with no_grad():
+    with eval_mode(model):
         for i in range(0, len(ids), batch_size):
             sl = slice(i, i + batch_size)
             width = int(lengths[sl].max())
             out.append(np.argmax(model(ids[sl, :width], lengths[sl]).data, axis=-1))
-    model.train()
     return np.concatenate(out)
 
 
@@ -165,42 +167,32 @@ def finetune_classifier(model: GPTClassifier, train: tuple[np.ndarray, np.ndarra
     returned result holds the test accuracy when ``test`` is given (else the
     final validation accuracy).
     """
-    from tqdm.auto import tqdm
-
     ids, lengths, y = train
-    params = trainable_parameters(model)
-    opt = AdamW(params, lr=lr, weight_decay=weight_decay)
+    opt = AdamW(trainable_parameters(model), lr=lr, weight_decay=weight_decay)
     n_batches = -(-len(ids) // batch_size)
     total = epochs * n_batches
-    sched = WarmupCosine(opt, total_steps=total, warmup_steps=max(1, total // 10), min_lr=lr * 0.1)
+    sched = lr_schedule(opt, total, max(1, total // 10), min_lr=lr * 0.1)
     counts = count_parameters(model)
     result = FinetuneResult(method, rank, counts["trainable"], counts["total"], 0.0, float("nan"))
-    bar = tqdm(total=total, disable=not progress, desc=f"fine-tuning ({method or 'model'})", leave=False)
-    start, step, eval_seconds = time.perf_counter(), 0, 0.0
+    batches = (order[b * batch_size:(b + 1) * batch_size]
+               for order in (rng.permutation(len(ids)) for _ in range(epochs)) for b in range(n_batches))
+
+    def batch_loss(n: int) -> Tensor:
+        idx = next(batches)
+        loss = F.cross_entropy(model(ids[idx, :int(lengths[idx].max())], lengths[idx]), y[idx])
+        result.step.append(n)
+        result.loss.append(float(loss.data))
+        return loss
+
+    def validate(n: int) -> None:
+        result.val_step.append(n)
+        result.val_acc.append(accuracy_of(model, *val))
+
     model.train()
-    for _ in range(epochs):
-        order = rng.permutation(len(ids))
-        for b in range(n_batches):
-            idx = order[b * batch_size:(b + 1) * batch_size]
-            width = int(lengths[idx].max())
-            loss = F.cross_entropy(model(ids[idx, :width], lengths[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            clip_grad_norm(params, clip)
-            opt.step()
-            sched.step()
-            step += 1
-            result.step.append(step)
-            result.loss.append(float(loss.data))
-            if step % eval_every == 0 or step == total:
-                t0 = time.perf_counter()
-                result.val_step.append(step)
-                result.val_acc.append(accuracy_of(model, *val))
-                eval_seconds += time.perf_counter() - t0
-                bar.set_postfix(loss=f"{float(loss.data):.3f}", val_acc=f"{result.val_acc[-1]:.3f}")
-            bar.update(1)
-    bar.close()
-    result.seconds = time.perf_counter() - start - eval_seconds    # training time only
+    run = train_loop(batch_loss, opt, steps=total, scheduler=sched, clip=clip, eval_every=eval_every,
+                     evaluate=validate, progress=progress, desc=f"fine-tuning ({method or 'model'})",
+                     name="fine-tuning")
+    result.seconds = run.seconds - run.eval_seconds    # training time only
     result.test_acc = accuracy_of(model, *test) if test is not None else result.val_acc[-1]
     return result
 
@@ -249,42 +241,32 @@ def train_until_converged(params: list[Parameter], batch_loss: Callable[[np.ndar
     has not beaten its best for ``patience`` evaluations or after ``max_steps``,
     and the parameters are set back to their values at the best evaluation.
     """
-    from tqdm.auto import tqdm
-
     opt = AdamW(params, lr=lr, weight_decay=weight_decay)
-    sched = WarmupCosine(opt, total_steps=max_steps, warmup_steps=min(warmup, max_steps), min_lr=lr * 0.1)
+    sched = lr_schedule(opt, max_steps, warmup, min_lr=lr * 0.1)
     out, best, since_best = Converged(), [p.data.copy() for p in params], 0
-    bar = tqdm(total=max_steps, disable=not progress, desc=desc, leave=False)
-    start = time.perf_counter()
-    while not out.stopped:
-        for idx in length_batches(lengths, min(batch_size, len(lengths)), rng):
-            loss = batch_loss(idx)
-            opt.zero_grad()
-            loss.backward()
-            clip_grad_norm(params, clip)
-            opt.step()
-            sched.step()
-            out.steps += 1
-            bar.update(1)
-            if out.steps % eval_every and out.steps < max_steps:
-                continue
-            t0 = time.perf_counter()
-            out.val_step.append(out.steps)
-            out.val_acc.append(val_accuracy())
-            out.eval_seconds += time.perf_counter() - t0
-            if out.val_acc[-1] > out.best_val_acc:        # strictly better: ties keep the earlier, shorter run
-                out.best_val_acc, out.best_step, since_best = out.val_acc[-1], out.steps, 0
-                best = [p.data.copy() for p in params]
-            else:
-                since_best += 1
-            bar.set_postfix(loss=f"{float(loss.data):.3f}", val=f"{out.val_acc[-1]:.3f}")
-            if since_best >= patience or out.steps >= max_steps:
-                out.stopped = "patience" if since_best >= patience else "max_steps"
-                break
-    bar.close()
+    # epochs without end, each drawn when the last one is used up; the loop stops at max_steps
+    batches = (idx for _ in itertools.count() for idx in length_batches(lengths, min(batch_size, len(lengths)), rng))
+
+    def validate(n: int) -> bool:
+        nonlocal best, since_best
+        out.steps = n
+        out.val_step.append(n)
+        out.val_acc.append(val_accuracy())
+        if out.val_acc[-1] > out.best_val_acc:        # strictly better: ties keep the earlier, shorter run
+            out.best_val_acc, out.best_step, since_best = out.val_acc[-1], n, 0
+            best = [p.data.copy() for p in params]
+        else:
+            since_best += 1
+        if since_best >= patience or n >= max_steps:
+            out.stopped = "patience" if since_best >= patience else "max_steps"
+        return bool(out.stopped)
+
+    run = train_loop(lambda n: batch_loss(next(batches)), opt, steps=max_steps, scheduler=sched, clip=clip,
+                     eval_every=eval_every, evaluate=validate, progress=progress, desc=desc, name="fine-tuning")
     for p, b in zip(params, best):
         p.data = b
-    out.train_seconds = time.perf_counter() - start - out.eval_seconds
+    out.steps = run.step
+    out.train_seconds, out.eval_seconds = run.seconds - run.eval_seconds, run.eval_seconds
     return out
 
 
@@ -292,28 +274,24 @@ def classifier_accuracy(model: GPTClassifier, ids: np.ndarray, lengths: np.ndarr
                         batch_size: int = 64) -> float:
     """Accuracy in eval mode, without a graph, on batches of similar length (each padded only to its longest)."""
     order = np.argsort(lengths, kind="stable")
-    model.eval()
     correct = 0
-    with no_grad():
+    with eval_mode(model):
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             logits = model(ids[idx, :int(lengths[idx].max())], lengths[idx]).data
             correct += int(np.sum(np.argmax(logits, axis=-1) == y[idx]))
-    model.train()
     return correct / len(y)
 
 
 def pooled_features(pretrained: Any, ids: np.ndarray, lengths: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """The frozen pretrained GPT's pooled features (N, d_model), as :class:`GPTClassifier` pools them."""
     reader = GPTClassifier(pretrained, 2, rng=np.random.default_rng(0))
-    reader.eval()
     out = np.empty((len(ids), pretrained.config.d_model), dtype=pretrained.tok_emb.weight.dtype)
     order = np.argsort(lengths, kind="stable")
-    with no_grad():
+    with eval_mode(reader):
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             out[idx] = reader.pooled(ids[idx, :int(lengths[idx].max())], lengths[idx]).data
-    pretrained.train()
     return out
 
 
@@ -323,19 +301,14 @@ def adapt_to_domain(gpt: GPT, texts: list[str], tokenizer: Any, *, steps: int, b
 
     The texts are joined by newlines into one token stream and ``gpt`` is
     trained to predict the next token of random windows, exactly as in
-    pretraining (:func:`dlbook.pretrain.train_step`).  Returns the training losses.
+    pretraining (:mod:`dlbook.recipes.pretrain`).  Returns the training losses.
     """
-    from tqdm.auto import tqdm
-
-    from dlbook.data.text import random_windows
-    from dlbook.pretrain import train_step
-
     stream = tokenizer.encode("\n".join(texts))
     opt = AdamW(trainable_parameters(gpt), lr=lr, weight_decay=0.01)
-    sched = WarmupCosine(opt, total_steps=steps, warmup_steps=max(1, steps // 10), min_lr=lr * 0.1)
-    losses = []
+    sched = lr_schedule(opt, steps, max(1, steps // 10), min_lr=lr * 0.1)
+    losses: list[float] = []
     gpt.train()
-    for _ in tqdm(range(steps), disable=not progress, desc="domain adaptation", leave=False):
-        x, y = random_windows(stream, batch_size, gpt.config.context, rng)
-        losses.append(train_step(gpt, opt, sched, x, y, 1.0))
+    train_loop(lambda n: gpt.loss(*random_windows(stream, batch_size, gpt.config.context, rng)), opt, steps=steps,
+               scheduler=sched, clip=1.0, after_step=lambda n, loss: losses.append(loss), progress=progress,
+               desc="domain adaptation", name="domain adaptation")
     return losses

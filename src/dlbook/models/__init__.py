@@ -1,10 +1,8 @@
-"""The book's models, built from dlbook.nn."""
+"""The book's models, built from dlbook.nn: architectures only (their training recipes: ``dlbook.recipes``)."""
 
-from dlbook.models.char_lm import CharLM, LMHistory, evaluate_lm, train_char_lm
-from dlbook.models.cnn import DigitsCNN, train_digits_cnn
+from dlbook.models.char_lm import CharLM
+from dlbook.models.cnn import DigitsCNN
 from dlbook.models.gpt import GPT, GPTConfig, load_gpt, save_gpt
-from dlbook.models.mlp import MLP, train_digits_mlp
+from dlbook.models.mlp import MLP
 
-__all__ = ["MLP", "train_digits_mlp", "DigitsCNN", "train_digits_cnn"]
-__all__ += ["CharLM", "LMHistory", "evaluate_lm", "train_char_lm"]
-__all__ += ["GPT", "GPTConfig", "load_gpt", "save_gpt"]
+__all__ = ["MLP", "DigitsCNN", "CharLM", "GPT", "GPTConfig", "load_gpt", "save_gpt"]

@@ -2,7 +2,7 @@
 
 Given characters x₁..x_T it predicts, at every position t, a distribution
 over the next character x_{t+1}; the training loss is the mean cross-entropy
-(eq-cross-entropy) in nats per character.  :meth:`CharLM.generate` samples
+(eq-cross-entropy) in nats per character (training: :mod:`dlbook.recipes.char_lm`).  :meth:`CharLM.generate` samples
 text one character at a time from a prompt, carrying the recurrent state
 forward, with temperature and top-k (``dlbook.sampling.sample_next``).
 """
@@ -10,25 +10,18 @@ forward, with temperature and top-k (``dlbook.sampling.sample_next``).
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from dlbook import functional as F
 from dlbook._checks import check_positive_int
 from dlbook.autograd import Tensor, no_grad
 from dlbook.checkpoint import load_checkpoint, save_checkpoint
-from dlbook.data.text import random_windows, sequential_windows
 from dlbook.data.tokenizers import CharTokenizer
 from dlbook.nn.embedding import Embedding
 from dlbook.nn.linear import Linear
 from dlbook.nn.module import Module
 from dlbook.nn.recurrent import GRU, LSTM, RNN
-from dlbook.optim.adam import Adam
-from dlbook.optim.schedule import WarmupCosine, clip_grad_norm
 from dlbook.sampling import sample_next
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
@@ -117,78 +110,3 @@ class CharLM(Module):
 
     def extra_repr(self) -> str:
         return f"cell={self.cell!r}"
-
-
-def evaluate_lm(model: CharLM, tokens: np.ndarray, seq_len: int = 128, batch_size: int = 64,
-                max_windows: int | None = None) -> float:
-    """Mean cross-entropy (nats per character) on non-overlapping windows of ``tokens``, no graph."""
-    x, y = sequential_windows(tokens, seq_len, max_windows)
-    total = 0.0
-    with no_grad():
-        for s in range(0, len(x), batch_size):
-            loss = F.cross_entropy(model(x[s:s + batch_size]), y[s:s + batch_size])
-            total += float(loss.data) * len(x[s:s + batch_size])
-    return total / len(x)
-
-
-@dataclass
-class LMHistory:
-    """Training record: at each evaluation ``step``, the mean training loss since the last one and the val loss."""
-
-    step: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    tokens: int = 0
-
-
-def train_char_lm(model: CharLM, train: np.ndarray, val: np.ndarray, *, steps: int, batch_size: int,
-                  seq_len: int, rng: np.random.Generator, lr: float = 3e-3, max_grad_norm: float = 1.0,
-                  eval_every: int = 50, val_windows: int = 32, cosine: bool = False,
-                  progress: bool = True, after_step: Callable[[int, LMHistory], bool] | None = None) -> LMHistory:
-    """Train with Adam on random windows; every ``eval_every`` steps record the val loss.
-
-    Each step: a batch of random (N, T) windows (``random_windows``), forward,
-    cross-entropy over all N·T positions, backpropagation through time,
-    gradient clipping to ``max_grad_norm`` (recurrent nets can produce
-    exploding gradients, §4.4), Adam update.  The validation loss uses the first
-    ``val_windows`` windows of ``val`` (sequence length ``seq_len``).  ``cosine``:
-    decay the learning rate from ``lr`` to ``lr``/10 along a cosine (eq-warmup-cosine), 5 % warmup.
-    ``after_step(step, history)`` is called after every step; if it returns True training stops there
-    (the recipe in :mod:`dlbook.char_lm_train` saves every N steps and stops on SIGTERM this way).
-    """
-    from tqdm.auto import tqdm
-
-    steps = check_positive_int("steps", steps)
-    eval_every = check_positive_int("eval_every", eval_every)
-    optimizer = Adam(model.parameters(), lr=lr)
-    scheduler = WarmupCosine(optimizer, steps, steps // 20, min_lr=lr / 10) if cosine else None
-    history = LMHistory()
-    running, count = 0.0, 0
-    bar = tqdm(total=steps, disable=not progress, desc="training", leave=False)
-    start = time.perf_counter()
-    for step in range(1, steps + 1):
-        x, y = random_windows(train, batch_size, seq_len, rng)
-        loss = F.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        clip_grad_norm(optimizer.params, max_grad_norm)
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        running += float(loss.data)
-        count += 1
-        bar.update(1)
-        if step % eval_every == 0 or step == steps:
-            history.step.append(step)
-            history.loss.append(running / count)
-            history.val_loss.append(evaluate_lm(model, val, seq_len, max_windows=val_windows))
-            running, count = 0.0, 0
-            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val=f"{history.val_loss[-1]:.3f}")
-        history.seconds = time.perf_counter() - start
-        history.tokens = step * batch_size * seq_len
-        if after_step is not None and after_step(step, history):
-            break
-    bar.close()
-    history.seconds = time.perf_counter() - start
-    return history

@@ -21,8 +21,9 @@ import numpy as np
 from dlbook import functional as F
 from dlbook import nn
 from dlbook._checks import array_of, check_integer, check_positive_int, check_rng
-from dlbook.autograd import Tensor, no_grad
+from dlbook.autograd import Tensor
 from dlbook.checkpoint import load_checkpoint, save_checkpoint
+from dlbook.modes import eval_mode
 from dlbook.sampling import next_token_distribution
 
 #: Model shapes by name (the vocabulary size comes from the tokenizer).
@@ -149,8 +150,7 @@ class GPT(nn.Module):
         for block in self.blocks:
             block.keep_weights = True
         try:
-            with no_grad():
-                self.eval()
+            with eval_mode(self):
                 self.features(ids)
             return [np.array(block.last_attn_weights) for block in self.blocks]
         finally:
@@ -166,8 +166,7 @@ class GPT(nn.Module):
             raise ValueError("ids is empty: give at least one token to predict the next one from")
         check_integer("ids", idx)                # 1.7 must not silently become token 1
         idx = idx.astype(np.int64).reshape(1, -1)
-        with no_grad():
-            self.eval()
+        with eval_mode(self):
             logits = self(idx[:, -self.config.context:]).data[0, -1]
         return next_token_distribution(logits, temperature, top_k, top_p)
 
@@ -201,26 +200,6 @@ class GPT(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.to_dict().items())
-
-
-# ---- compute ----------------------------------------------------------------------
-def matmul_parameters(config: GPTConfig) -> int:
-    """N of (eq-training-flops): parameters used in a matrix product at every token — the blocks and the
-    output layer (V·d, tied or not), not the position table, which is only looked up."""
-    d, f = config.d_model, config.dim_feedforward
-    block = (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d) + 4 * d   # attention, MLP, 2 LayerNorms
-    return config.num_layers * block + 2 * d + config.vocab_size * d
-
-
-def training_flops(config: GPTConfig, tokens: int, attention: bool = True) -> float:
-    """C ≈ 6·N·D FLOPs to train on ``tokens`` tokens.  Implements (eq-training-flops).
-
-    With ``attention`` the products QKᵀ and AV add 6·num_layers·context·d per token (as Kaplan et al. count them).
-    """
-    per_token = 6 * matmul_parameters(config)
-    if attention:
-        per_token += 6 * config.num_layers * config.context * config.d_model
-    return float(per_token) * tokens
 
 
 # ---- checkpoints ---------------------------------------------------------------

@@ -38,14 +38,30 @@ class WarmupCosine:
         self.max_lr = optimizer.lr
         self.total_steps, self.warmup_steps, self.min_lr = total_steps, warmup_steps, min_lr
         self.last_step = 0
-        warmup_cosine(0, total_steps, warmup_steps, self.max_lr, min_lr)  # validates
-        optimizer.lr = warmup_cosine(0, total_steps, warmup_steps, self.max_lr, min_lr)
+        self._set_lr()                       # validates the settings too
 
-    def step(self) -> float:
-        self.last_step += 1
+    def _set_lr(self) -> float:
         self.optimizer.lr = warmup_cosine(self.last_step, self.total_steps, self.warmup_steps, self.max_lr,
                                           self.min_lr)
         return self.optimizer.lr
+
+    def step(self) -> float:
+        self.last_step += 1
+        return self._set_lr()
+
+    def state_dict(self) -> dict[str, int]:
+        """What resuming needs: the number of ``step()`` calls so far (the constructor fixes the rest)."""
+        return {"last_step": self.last_step}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue from :meth:`state_dict`: the step count, and the optimiser's rate at that step."""
+        if set(state) != {"last_step"}:
+            raise ValueError(f"state must hold exactly 'last_step', got keys {sorted(state)}")
+        step = state["last_step"]
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+            raise ValueError(f"state['last_step'] must be an int >= 0, got {step!r}")
+        self.last_step = int(step)
+        self._set_lr()
 
 
 def clip_grad_norm(params: Iterable[Parameter], max_norm: float, error_if_nonfinite: bool = True) -> float:

@@ -83,7 +83,7 @@ def _short(token: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _shipped_model() -> Any:
-    from dlbook.models.seq2seq_train import load_date_translator
+    from dlbook.recipes.translator import load_date_translator
 
     return load_date_translator()
 
@@ -97,7 +97,7 @@ def compute_attention_map(text: str, target: str, layer: int, head: int, model: 
     ``model`` defaults to the shipped date translator.
     """
     from dlbook.data.dates import Vocab
-    from dlbook.models.seq2seq_train import translate_dates
+    from dlbook.recipes.translator import translate_dates
 
     m = _shipped_model() if model is None else model
     c = m.config

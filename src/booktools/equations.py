@@ -210,7 +210,7 @@ def html_table(entries: list[Entry]) -> str:
 
 
 def main() -> int:
-    """``python -m dlbook.equations [ROOT]``: print the problems (exit status 1 if any)."""
+    """``python -m booktools.equations [ROOT]``: print the problems (exit status 1 if any)."""
     import sys
 
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()

@@ -1,8 +1,9 @@
-"""Pretrain (预训练) a small GPT on People's Daily: ``python -m dlbook.pretrain --preset small --seed 0 --out PATH``.
+"""Pretrain (预训练) a small GPT on People's Daily: ``python -m dlbook.recipes.pretrain --preset small --out PATH``.
 
 One training step (:func:`train_step`) is the loop of §3.2 with the three
 habits of large-model training: AdamW, gradient clipping and a learning rate
-that warms up linearly and then decays along a cosine (eq-warmup-cosine).
+that warms up linearly and then decays along a cosine (eq-warmup-cosine);
+:func:`pretrain` runs it through the package's one loop, :func:`dlbook.train.train_loop`.
 
 Checkpoints (``.npz`` via :mod:`dlbook.checkpoint`) hold the parameters, the
 model config and the tokenizer (JSON, in the checkpoint's config), the history
@@ -16,11 +17,12 @@ The shipped checkpoints were made with::
 
     # Part IV's model (BASE_ASSET): 5,600 steps, 11.5 M characters, 6,383 s (1.77 h) on one core of an
     # AVX2 machine; the run file holds the optimiser state, the export keeps float16 weights (5.3 MB)
-    OPENBLAS_NUM_THREADS=1 python -m dlbook.pretrain --preset base --seed 0 --out runs/gpt_base.npz
-    python -m dlbook.pretrain --preset base --export-from runs/gpt_base.npz --out src/dlbook/assets/gpt_news_base.npz
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.pretrain --preset base --seed 0 --out runs/gpt_base.npz
+    python -m dlbook.recipes.pretrain --preset base --export-from runs/gpt_base.npz \\
+        --out src/dlbook/assets/gpt_news_base.npz
 
     # the first, small model (ASSET), which 5.3 still fine-tunes
-    OPENBLAS_NUM_THREADS=1 python -m dlbook.pretrain --preset small --seed 0 --weights-only \\
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.pretrain --preset small --seed 0 --weights-only \\
         --out src/dlbook/assets/gpt_news_small.npz
 """
 
@@ -37,18 +39,21 @@ import numpy as np
 
 from dlbook._cli import parse_settings
 from dlbook._signals import StopRequest as _StopRequest
-from dlbook.autograd import no_grad
 from dlbook.checkpoint import load_checkpoint
 from dlbook.data.chinese import load_news
-from dlbook.data.text import random_windows, sequential_windows, unigram_loss
+from dlbook.data.text import random_windows, unigram_loss
 from dlbook.data.tokenizers import CharTokenizer
 from dlbook.functional.activations import log_softmax_array
 from dlbook.models.gpt import GPT, GPTConfig, load_gpt_state, save_gpt
+from dlbook.modes import eval_mode
 from dlbook.optim import AdamW, WarmupCosine, clip_grad_norm
+from dlbook.train import evaluate_lm, lr_schedule, train_loop
 
-ASSET = Path(__file__).parent / "assets" / "gpt_news_small.npz"
+#: The package folder, which ``assets/`` and a preset's relative ``init`` path are read from.
+PACKAGE = Path(__file__).parent.parent
+ASSET = PACKAGE / "assets" / "gpt_news_small.npz"
 #: The Part IV checkpoint (the ``base`` preset), exported from its run by :func:`export_weights`.
-BASE_ASSET = Path(__file__).parent / "assets" / "gpt_news_base.npz"
+BASE_ASSET = PACKAGE / "assets" / "gpt_news_base.npz"
 
 #: Training presets: the model shape (a name in ``dlbook.models.gpt.PRESETS``) and the run.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -157,15 +162,8 @@ def train_step(model: GPT, optimizer: AdamW, scheduler: WarmupCosine, x: np.ndar
 
 
 def evaluate(model: GPT, ids: np.ndarray, max_windows: int | None = None, batch_size: int = 64) -> float:
-    """Mean next-token loss (nats per token) over non-overlapping context-long windows of ``ids``."""
-    x, y = sequential_windows(ids, model.config.context, max_windows)
-    total = 0.0
-    model.eval()
-    with no_grad():
-        for i in range(0, len(x), batch_size):
-            total += float(model.loss(x[i:i + batch_size], y[i:i + batch_size]).data) * len(x[i:i + batch_size])
-    model.train()
-    return total / len(x)
+    """Mean next-token loss (nats per token) over non-overlapping context-long windows of ``ids`` (T,)."""
+    return evaluate_lm(model, ids, model.config.context, batch_size, max_windows)
 
 
 def token_losses(model: GPT, ids: np.ndarray, stride: int | None = None, batch_size: int = 32) -> np.ndarray:
@@ -190,22 +188,17 @@ def token_losses(model: GPT, ids: np.ndarray, stride: int | None = None, batch_s
     if starts[-1] + L < len(ids) - 1:
         starts.append(len(ids) - 1 - L)               # a last window ending at the text's end
     out = np.full(len(ids) - 1, np.nan)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for i in range(0, len(starts), batch_size):
-                chunk = starts[i:i + batch_size]
-                x = np.stack([ids[s:s + L] for s in chunk])
-                y = np.stack([ids[s + 1:s + L + 1] for s in chunk])
-                logp = log_softmax_array(model(x).data.astype(np.float64))
-                nll = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
-                for row, s in enumerate(chunk):
-                    # positions s..s+L-1 predict ids[s+1..s+L]; keep those not yet scored
-                    fresh = np.isnan(out[s:s + L])
-                    out[s:s + L][fresh] = nll[row][fresh]
-    finally:
-        model.train(was_training)
+    with eval_mode(model):
+        for i in range(0, len(starts), batch_size):
+            chunk = starts[i:i + batch_size]
+            x = np.stack([ids[s:s + L] for s in chunk])
+            y = np.stack([ids[s + 1:s + L + 1] for s in chunk])
+            logp = log_softmax_array(model(x).data.astype(np.float64))
+            nll = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+            for row, s in enumerate(chunk):
+                # positions s..s+L-1 predict ids[s+1..s+L]; keep those not yet scored
+                fresh = np.isnan(out[s:s + L])
+                out[s:s + L][fresh] = nll[row][fresh]
     return out
 
 
@@ -245,7 +238,7 @@ def _save(path: Path, model: GPT, data: NewsData, opt: AdamW, settings: dict[str
 def init_path(init: str) -> Path:
     """The file a preset's ``init`` names: a path relative to the package (``assets/…``) or an absolute one."""
     path = Path(init)
-    return path if path.is_absolute() else Path(__file__).parent / path
+    return path if path.is_absolute() else PACKAGE / path
 
 
 def _init_from(model: GPT, data: NewsData, init: str) -> None:
@@ -287,8 +280,7 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
     config = GPTConfig.preset(s["model"], data.tokenizer.vocab_size, dropout=s["dropout"])
     model = GPT(config, rng=np.random.default_rng(seed))
     opt = AdamW(model.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
-    warmup = min(s["warmup"], max(1, s["steps"] // 10))   # short runs (tests) warm up for a tenth of the run
-    sched = WarmupCosine(opt, total_steps=s["steps"], warmup_steps=warmup, min_lr=s["min_lr"])
+    sched = lr_schedule(opt, s["steps"], s["warmup"], s["min_lr"])
     batch_rng = np.random.default_rng([seed, 1])
     history, step = PretrainHistory(), 0
     out = Path(out) if out is not None else None
@@ -307,60 +299,49 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
         load_gpt_state(model, state, source=str(out))
         opt.load_state_dict({k[len("opt_"):]: v for k, v in extra.items() if k.startswith("opt_")})
         step = int(ck["step"])
-        sched.last_step = step
-        opt.lr = _lr_at(sched, step)
+        sched.load_state_dict({"last_step": step})   # the schedule is a function of the step alone
         batch_rng.bit_generator.state = ck["batch_rng"]
         drop = _dropout_rng(model)
         if drop is not None and "dropout_rng" in ck:
             drop.bit_generator.state = ck["dropout_rng"]
         history = PretrainHistory.from_arrays(extra)
 
-    from tqdm.auto import tqdm
-
     end = s["steps"] if stop_after is None else min(s["steps"], stop_after)
-    bar = tqdm(total=end, initial=step, disable=not progress, desc=f"pretraining ({preset})", leave=False)
     start = time.perf_counter() - history.seconds
     best = min(history.val_loss, default=float("inf"))
-    model.train()
+
+    def batch_loss(n: int) -> Any:
+        loss = model.loss(*random_windows(data.train, s["batch_size"], config.context, batch_rng))
+        history.step.append(n)               # recorded before step n's evaluation, which saves the history
+        history.loss.append(float(loss.data))
+        return loss
+
+    def save(path: Path, n: int, weights_only: bool) -> None:
+        history.seconds = time.perf_counter() - start
+        _save(path, model, data, opt, s, seed, n, history, batch_rng, weights_only)
+
+    def validate(n: int) -> None:
+        nonlocal best
+        history.val_step.append(n)
+        history.val_loss.append(evaluate(model, data.val, s["eval_windows"]))
+        if out is not None and history.val_loss[-1] < best:
+            best = history.val_loss[-1]
+            save(best_path(out), n, True)
+
     with _StopRequest() as stop:
-        while step < end and stop.signal is None:
-            x, y = random_windows(data.train, s["batch_size"], config.context, batch_rng)
-            lr = opt.lr
-            try:
-                loss = train_step(model, opt, sched, x, y, s["clip"])
-            except FloatingPointError as err:     # clipping found a non-finite gradient norm
-                raise FloatingPointError(f"training diverged at step {step + 1} (learning rate {lr:.3g}): "
-                                         f"{err}") from None
-            if not np.isfinite(loss):
-                raise FloatingPointError(f"training diverged: loss {loss} at step {step + 1} (learning rate {lr:.3g}); "
-                                         "lower lr or raise warmup")
-            history.loss.append(loss)
-            step += 1
-            history.step.append(step)
-            if step % s["eval_every"] == 0 or step == s["steps"]:
-                history.val_step.append(step)
-                history.val_loss.append(evaluate(model, data.val, s["eval_windows"]))
-                bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val=f"{history.val_loss[-1]:.3f}")
-                if out is not None and history.val_loss[-1] < best:
-                    best = history.val_loss[-1]
-                    history.seconds = time.perf_counter() - start
-                    _save(best_path(out), model, data, opt, s, seed, step, history, batch_rng, True)
-            if out is not None and step % s["save_every"] == 0 and step < end:
-                history.seconds = time.perf_counter() - start
-                _save(out, model, data, opt, s, seed, step, history, batch_rng, weights_only)
-            bar.update(1)
-    bar.close()
+        def after_step(n: int, loss: float) -> bool:
+            if out is not None and n % s["save_every"] == 0 and n < end:
+                save(out, n, weights_only)
+            return stop.signal is not None
+
+        model.train()
+        run = train_loop(batch_loss, opt, steps=s["steps"], scheduler=sched, clip=s["clip"], start=step, end=end,
+                         eval_every=s["eval_every"], evaluate=validate, after_step=after_step, progress=progress,
+                         desc=f"pretraining ({preset})", name="pretraining")
     history.seconds = time.perf_counter() - start
     if out is not None:
-        _save(out, model, data, opt, s, seed, step, history, batch_rng, weights_only)
+        _save(out, model, data, opt, s, seed, run.step, history, batch_rng, weights_only)
     return model, history
-
-
-def _lr_at(sched: WarmupCosine, step: int) -> float:
-    """The learning rate the schedule gives for ``step`` (what it set after ``step`` calls to ``step()``)."""
-    from dlbook.optim.schedule import warmup_cosine
-
-    return warmup_cosine(step, sched.total_steps, sched.warmup_steps, sched.max_lr, sched.min_lr)
 
 
 def export_weights(run: str | Path, out: str | Path, dtype: Any = np.float16) -> None:

@@ -2,7 +2,7 @@
 
 A sweep is a set of *runs*; a run is one (method, number of labels, seed,
 LoRA rank) and is stored under :func:`run_key` in the results file that
-:mod:`dlbook.finetune.sweep` writes.  :func:`plan` lists the runs a sweep
+:mod:`dlbook.recipes.finetune_sweep` writes.  :func:`plan` lists the runs a sweep
 asks for, :func:`missing_runs` the ones a results file lacks, and
 :func:`summarise` turns the runs into mean ± standard deviation over seeds.
 """
@@ -83,7 +83,7 @@ def plan(n_train: int, budgets: Sequence[int | str] = BUDGETS, methods: Sequence
 
 
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
-    """A results file written by :mod:`dlbook.finetune.sweep`."""
+    """A results file written by :mod:`dlbook.recipes.finetune_sweep`."""
     results = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(results, dict) or "runs" not in results or "n_train" not in results:
         raise ValueError(f"{path} is not a fine-tuning sweep results file")

@@ -1,4 +1,4 @@
-"""Train the date translator of §3.5 and save it: ``python -m dlbook.models.seq2seq_train --out PATH``.
+"""Train the date translator of §3.5 and save it: ``python -m dlbook.recipes.translator --out PATH``.
 
 Deterministic from ``--seed`` (one BLAS thread gives bit-identical runs).  ``--out`` is required, so a
 run never overwrites the shipped checkpoint by accident.  The checkpoint's ``extra`` arrays hold the
@@ -6,14 +6,13 @@ loss curve, the held-out exact-match accuracy and the training time.
 
 The shipped checkpoint ``src/dlbook/assets/date_translator.npz``, which chapter 3.5 loads, was made with::
 
-    OPENBLAS_NUM_THREADS=1 python -m dlbook.models.seq2seq_train --preset shipped --seed 0 \\
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.translator --preset shipped --seed 0 \\
         --out src/dlbook/assets/date_translator.npz
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,8 @@ import numpy as np
 
 from dlbook.data.dates import MAX_SRC_LEN, MAX_TGT_LEN, DatePairs, DateTask, Vocab, load_dates, pad_batch
 from dlbook.models.seq2seq import Seq2SeqConfig, Seq2SeqTransformer
-from dlbook.optim import Adam, WarmupCosine, clip_grad_norm
+from dlbook.optim import Adam
+from dlbook.train import lr_schedule, train_loop
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "date_translator.npz"
 
@@ -51,31 +51,26 @@ def train_date_translator(task: DateTask, *, d_model: int, nhead: int, layers: i
     """Train on every direction of the training dates; returns (model, {"loss": per-step loss, "seconds"}).
 
     Each step draws ``batch_size`` pairs at random (from ``seed``); Adam with a
-    warm-up and cosine decay of the learning rate, gradients clipped at norm 1.
+    warm-up and cosine decay of the learning rate, gradients clipped at norm 1 (:func:`dlbook.train.train_loop`).
     """
-    from tqdm.auto import tqdm
-
     rng = np.random.default_rng(seed)
     config = Seq2SeqConfig(task.vocab.vocab_size, d_model=d_model, nhead=nhead, num_encoder_layers=layers,
                            num_decoder_layers=layers, dim_feedforward=dim_feedforward)
     model = Seq2SeqTransformer(config, rng=rng)
     data = task.pairs(task.train_dates)
     opt = Adam(model.parameters(), lr=lr)
-    sched = WarmupCosine(opt, total_steps=steps, warmup_steps=max(1, steps // 20), min_lr=lr / 20)
+    sched = lr_schedule(opt, steps, max(1, steps // 20), min_lr=lr / 20)
     losses = np.zeros(steps)
-    start = time.perf_counter()
-    model.train()
-    for step in tqdm(range(steps), disable=not progress, desc="training", leave=False):
+
+    def batch_loss(n: int) -> Any:
         idx = rng.integers(0, len(data), batch_size)
         loss = model.loss(data.src[idx], data.tgt[idx])
-        opt.zero_grad()
-        loss.backward()
-        clip_grad_norm(opt.params, 1.0)
-        opt.step()
-        sched.step()
-        losses[step] = float(loss.data)
-    seconds = time.perf_counter() - start
-    return model, {"loss": losses, "seconds": np.array(seconds)}
+        losses[n - 1] = float(loss.data)
+        return loss
+
+    model.train()
+    run = train_loop(batch_loss, opt, steps=steps, scheduler=sched, clip=1.0, progress=progress)
+    return model, {"loss": losses, "seconds": np.array(run.seconds)}
 
 
 def translate_dates(model: Seq2SeqTransformer, texts: Sequence[str], targets: Sequence[str],
@@ -104,7 +99,7 @@ def translate_dates(model: Seq2SeqTransformer, texts: Sequence[str], targets: Se
 
 
 def load_date_translator(path: str | Path = ASSET) -> Seq2SeqTransformer:
-    """The shipped date translator (made by ``python -m dlbook.models.seq2seq_train``)."""
+    """The shipped date translator (made by ``python -m dlbook.recipes.translator``)."""
     return Seq2SeqTransformer.load(path)[0]
 
 

@@ -1,4 +1,4 @@
-"""Fine-tuning as label-efficiency curves (§5.3): ``python -m dlbook.finetune.sweep --checkpoint CK --out OUT``.
+"""Fine-tuning as label-efficiency curves (§5.3): ``python -m dlbook.recipes.finetune_sweep --checkpoint CK --out OUT``.
 
 For each label budget (100, 300, 1,000, 3,000 and all training reviews) and
 each seed, review sentiment is learned by TF-IDF + logistic regression, a GPT
@@ -18,12 +18,12 @@ trained from scratch, a linear probe on the frozen pretrained GPT, LoRA
 
 The shipped results are made from the pretrained checkpoint, on two cores, by::
 
-    OPENBLAS_NUM_THREADS=1 python -m dlbook.finetune.sweep --checkpoint CK --shard 0/2 \\
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.finetune_sweep --checkpoint CK --shard 0/2 \\
         --out src/dlbook/assets/finetune_sweep.json &
-    OPENBLAS_NUM_THREADS=1 python -m dlbook.finetune.sweep --checkpoint CK --shard 1/2 \\
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.finetune_sweep --checkpoint CK --shard 1/2 \\
         --out src/dlbook/assets/finetune_sweep.json
 
-:mod:`dlbook.finetune.sweep_results` loads and summarises them.  ``SETTINGS``
+:mod:`dlbook.recipes.sweep_results` loads and summarises them.  ``SETTINGS``
 and :func:`review_arrays` are also the quick one-pass recipe of 5.3's live run
 and of chapter 6.
 """
@@ -56,7 +56,7 @@ from dlbook.finetune.classifier import (
 )
 from dlbook.finetune.freeze import trainable_parameters
 from dlbook.finetune.lora import LoRALinear
-from dlbook.finetune.sweep_results import (
+from dlbook.recipes.sweep_results import (
     BUDGETS,
     LORA_RANK,
     METHODS,
@@ -75,10 +75,9 @@ SETTINGS: dict[str, Any] = dict(n_train=2000, n_val=300, epochs=1, batch_size=32
 
 #: The sweep's recipe (``--set key=value`` changes one; a results file only ever holds runs of one recipe).
 #: ``n_val`` validation reviews pick the best evaluation; ``n_test`` None = the whole test split.  The step budget
-#: is set by time: at d_model 192, context 128, a step of 32 reviews cost about 1.3 s of one (busy) core and
-#: scoring a review 12 ms, so the whole grid takes about 2.5 hours on two cores (two shards) if GPT runs stop
-#: early and 3.5 if every one reaches max_steps; a GPT run stops 2 evaluations (50 steps) after its best, or
-#: at 250 steps (about half an epoch of all 13,928 reviews).
+#: is set by time, so the whole grid fits an evening on two cores (two shards): a GPT run stops 2 evaluations
+#: (50 steps) after its best, or at 250 steps (about half an epoch of all 13,928 reviews).  What a step and an
+#: evaluation cost on this machine: ``make bench TOPICS=finetune``.
 RECIPE: dict[str, Any] = dict(
     batch_size=32, n_val=300, n_test=None, alpha=16.0, weight_decay=0.01, clip=1.0, warmup=20,
     lr_scratch=1e-3, lr_frozen=1e-2, lr_lora=3e-3, lr_full=5e-4,
@@ -240,7 +239,7 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
               rank_sweep_at: int | str = RANK_SWEEP_AT, shard_of: tuple[int, int] = (0, 1),
               recipe: dict[str, Any] | None = None, max_runs: int | None = None,
               progress: bool = True) -> dict[str, Any]:
-    """Run every planned run (see :func:`dlbook.finetune.sweep_results.plan`) of this shard not yet in ``out``.
+    """Run every planned run (see :func:`dlbook.recipes.sweep_results.plan`) of this shard not yet in ``out``.
 
     ``max_runs`` stops after that many new runs (a time box).  Returns the results file's contents.
     """
