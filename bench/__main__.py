@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 import sys
 
-from bench.common import Case, set_threads, time_call, time_pair
+from bench.common import Case, matmul_peak_gflops, set_threads, time_call, time_pair
 
 
 def load_cases(topics: list[str]) -> list[Case]:
@@ -43,6 +43,7 @@ def main(argv: list[str]) -> int:
                     ours, ref = time_call(case.ours), float("nan")
                 else:
                     ours, ref = time_pair(case.ours, case.reference)
+                peak = matmul_peak_gflops() if case.flops_per_call else None
             ratio = ours / ref
             target = f"≤{case.target:g}×" if case.target is not None and threads == 1 else ""
             ref_text = f"{ref * 1e3:9.3f} ms {case.reference_name:<6}"
@@ -50,6 +51,10 @@ def main(argv: list[str]) -> int:
             if case.unit_of_work:
                 print(f"{'':<52} {'':>3} {case.unit_of_work / ours:,.0f} {case.unit_name}/s (dlbook), "
                       f"{case.unit_of_work / ref:,.0f} {case.unit_name}/s ({case.reference_name})")
+            if peak:
+                print(f"{'':<52} {'':>3} {case.flops_per_call / ours / 1e9:.1f} GFLOP/s by 6·N·D = "
+                      f"{case.flops_per_call / ours / 1e9 / peak:.0%} of the sgemm peak at {threads} thread(s), "
+                      f"{peak:.1f} GFLOP/s")
         for key, value in case.extra.items():
             print(f"{'':<52} {key}: {value:.2f}")
         if case.notes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.common import Case, peak_memory_mb, torch_available
+from dlbook.costs import training_flops
 
 N, CONTEXT, D, LAYERS, HEADS = 32, 64, 128, 4, 4
 
@@ -31,6 +32,32 @@ def _ours() -> tuple:
         train_step(model, opt, sched, x, y, 1.0)
 
     return step, vocab, model
+
+
+def _ours_data_parallel(workers: int = 2) -> tuple:
+    """The same step with the batch split across ``workers`` threads of one BLAS thread each (eq-data-parallel)."""
+    from threadpoolctl import threadpool_limits
+
+    from dlbook.data_parallel import DataParallel
+    from dlbook.models.gpt import GPT, GPTConfig
+    from dlbook.optim import AdamW, WarmupCosine, clip_grad_norm
+    from dlbook.recipes.pretrain import load_news_data
+
+    vocab = load_news_data().tokenizer.vocab_size
+    model = GPT(GPTConfig(vocab, CONTEXT, D, LAYERS, HEADS, 4 * D), rng=np.random.default_rng(0))
+    opt = AdamW(model.parameters(), lr=1e-4)
+    sched = WarmupCosine(opt, total_steps=10**9, warmup_steps=1)
+    dp = DataParallel(model, workers)
+    x, y = _batch(vocab)
+
+    def step() -> None:
+        with threadpool_limits(1):
+            dp.backward(lambda m, a, b: m.loss(a, b), x, y)
+        clip_grad_norm(opt.params, 1.0)
+        opt.step()
+        sched.step()
+
+    return step, model
 
 
 def _reference(vocab: int) -> object:
@@ -74,4 +101,11 @@ def cases() -> list[Case]:
                 reference=ref, reference_name=ref_name, target=1.5, unit_of_work=N * CONTEXT, unit_name="tokens",
                 notes=f"{model.num_parameters():,} parameters")
     case.extra["peak memory of one dlbook step (MB)"] = peak_memory_mb(ours)
-    return [case]
+    flops = training_flops(model.config, N * CONTEXT)
+    case.flops_per_call = flops
+    parallel, _ = _ours_data_parallel(2)
+    both = Case(name=f"GPT train step, 2 data-parallel workers, N={N}", ours=parallel, reference=ref,
+                reference_name=ref_name, target=1.0, unit_of_work=N * CONTEXT, unit_name="tokens", threads=(2,),
+                notes="dlbook: two threads of one BLAS thread each; the reference at two threads",
+                flops_per_call=flops)
+    return [case, both]

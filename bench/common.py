@@ -32,6 +32,17 @@ class Case:
     threads: tuple[int, ...] = (1, 2)
     notes: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    flops_per_call: float | None = None  # to print the fraction of the measured matmul peak
+
+
+def matmul_peak_gflops(m: int = 2048, k: int = 512, n: int = 512) -> float:
+    """GFLOP/s of one float32 matrix product (m, k) @ (k, n) at the current thread limit: the peak the
+    benchmarks compare a training step's rate with (2·m·k·n FLOPs per product)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)
+    return 2 * m * k * n / time_call(lambda: a @ b) / 1e9
 
 
 def torch_available() -> bool:
