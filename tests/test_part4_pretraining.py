@@ -71,7 +71,7 @@ def test_export_weights_writes_float16_that_loads(tmp_path) -> None:
 
 
 def test_second_stage_starts_from_the_shipped_base_weights() -> None:
-    model, _ = pretrain("base2", steps=0, progress=False)
+    model, _ = pretrain("base2", stop_after=0, progress=False)
     first, _, _, _ = load_gpt(BASE_ASSET)
     want = first.state_dict()
     for name, value in model.state_dict().items():
@@ -81,7 +81,7 @@ def test_second_stage_starts_from_the_shipped_base_weights() -> None:
 def test_init_from_a_checkpoint_with_another_tokenizer_is_refused() -> None:
     # the small model's vocabulary was fitted on the news alone, the base2 preset's on news + reviews
     with pytest.raises(ValueError, match="init"):
-        pretrain("base2", steps=0, progress=False, init=str(ASSET))
+        pretrain("base2", stop_after=0, progress=False, init=str(ASSET))
 
 
 def test_parse_settings_reads_json_and_keeps_plain_strings() -> None:
