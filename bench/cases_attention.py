@@ -79,4 +79,17 @@ def cases() -> list[Case]:
     else:
         ref, ref_name = _unfused(x, grad, mha), "unfused"
     return [Case(name=f"MHA causal self-attn fwd+bwd N={N} L={L} E={E} H={H} float32", ours=ours, reference=ref,
-                 reference_name=ref_name, target=1.2, unit_of_work=N * L, unit_name="tokens")]
+                 reference_name=ref_name, target=1.2, unit_of_work=N * L, unit_name="tokens"),
+            *_row_cases()]
+
+
+def _row_cases() -> list[Case]:
+    """Why the attention kernel has its own row max and row sums: numpy's short-row reductions are slow."""
+    from dlbook.kernels.attention import row_max
+
+    scores = np.random.default_rng(0).standard_normal((N, H, L, L)).astype(np.float32)
+    return [Case(name=f"row max of (N, H, L, L) scores, L={L} f32", threads=(1,), ours=lambda: row_max(scores),
+                 reference=lambda: scores.max(-1, keepdims=True), reference_name=".max"),
+            Case(name=f"row sums of (N, H, L, L) scores, L={L} f32", threads=(1,),
+                 ours=lambda: np.einsum("...j->...", scores), reference=lambda: scores.sum(-1),
+                 reference_name=".sum")]

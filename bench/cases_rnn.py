@@ -73,4 +73,29 @@ def cases() -> list[Case]:
     else:
         ref, ref_name = _numpy_cells(x, grad, layer), "cells"
     return [Case(name=f"LSTM fwd+bwd N={N} T={T} I={INPUT} H={HIDDEN} float32", ours=ours, reference=ref,
-                 reference_name=ref_name, target=1.5, unit_of_work=N * T, unit_name="tokens")]
+                 reference_name=ref_name, target=1.5, unit_of_work=N * T, unit_name="tokens"),
+            _layout_case(), _batch_first_case()]
+
+
+def _layout_case() -> Case:
+    """Why the fused kernels keep states features × batch: W_hh (4H, H) @ h (H, N) against h (N, H) @ W_hhᵀ."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4 * HIDDEN, HIDDEN)).astype(np.float32)
+    h_cols = rng.standard_normal((HIDDEN, N)).astype(np.float32)
+    h_rows = np.ascontiguousarray(h_cols.T)
+    out_cols, out_rows = np.empty((4 * HIDDEN, N), np.float32), np.empty((N, 4 * HIDDEN), np.float32)
+    return Case(name=f"one LSTM step's W_hh product, H={HIDDEN} N={N} f32", threads=(1,),
+                ours=lambda: np.matmul(w, h_cols, out=out_cols),
+                reference=lambda: np.matmul(h_rows, w.T, out=out_rows), reference_name="h·Wᵀ",
+                notes="dlbook.kernels.step_major: W @ h (features × batch) against h @ Wᵀ (batch-first)")
+
+
+def _batch_first_case() -> Case:
+    """Why step_major.batch_first copies twice: (T, H, N) -> (T, N, H) -> (N, T, H) against one gathering copy."""
+    from dlbook.kernels.step_major import batch_first
+
+    states = np.random.default_rng(0).standard_normal((T, HIDDEN, N)).astype(np.float32)
+    out = np.empty((N, T, HIDDEN), np.float32)
+    return Case(name=f"states (T, H, N) to batch-first, T={T} H={HIDDEN} N={N} f32", threads=(1,),
+                ours=lambda: batch_first(states, out),
+                reference=lambda: np.copyto(out, states.transpose(2, 0, 1)), reference_name="1 copy")

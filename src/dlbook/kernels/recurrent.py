@@ -42,7 +42,7 @@ class RNNSequence(Function):
         t_len, size = x.shape[1:]
         hidden = w_hh.shape[1]
         dtype = np.result_type(x.dtype, w_hh.dtype)
-        xh = layout.stacked_inputs(x, h0, hidden, dtype)        # block t = [1; xₜ; hₜ₋₁]
+        xh = layout.stacked_inputs(x, h0, hidden, dtype)   # block t = [1; xₜ; hₜ₋₁]
         w = layout.stacked_weights(_sum_biases(b_ih, b_hh), w_ih, w_hh, dtype)
         hs = xh[:, 1 + size:]                              # (T + 1, H, N) view: h₀..h_T
         relu = nonlinearity == "relu"
@@ -122,29 +122,29 @@ class LSTMSequence(Function):
                 truncate: int | None) -> np.ndarray:
         n, t_len, size = x.shape
         hidden = w_hh.shape[1]
-        h3 = 3 * hidden
+        sig_rows = 3 * hidden
         rows = _gate_rows(_LSTM_ORDER, hidden)
         w_ih_r, w_hh_r = w_ih[rows], w_hh[rows]
         bias = _sum_biases(b_ih, b_hh)
         dtype = np.result_type(x.dtype, w_hh.dtype)
-        xh = layout.stacked_inputs(x, h0, hidden, dtype)        # block t = [1; xₜ; hₜ₋₁]
+        xh = layout.stacked_inputs(x, h0, hidden, dtype)   # block t = [1; xₜ; hₜ₋₁]
         hs = xh[:, 1 + size:]                              # (T + 1, H, N) view: h₀..h_T
         w = layout.stacked_weights(None if bias is None else bias[rows], w_ih_r, w_hh_r, dtype)
         # σ(z) = ½ tanh(z/2) + ½: with the o, i, f rows halved, one tanh serves all four gates.
-        w[:h3] *= 0.5
+        w[:sig_rows] *= 0.5
         gates = np.empty((t_len, 4 * hidden, n), dtype=dtype)   # o, i, f, g blocks per step
         cs = np.empty((t_len + 1, hidden, n), dtype=dtype)
         tcs = np.empty((t_len, hidden, n), dtype=dtype)
         cs[0] = 0 if c0 is None else c0.T
         ig = np.empty((hidden, n), dtype=dtype)
         for t in range(t_len):
-            a = gates[t]
-            np.matmul(w, xh[t], out=a)                     # [b | W_ih | W_hh] [1; xₜ; hₜ₋₁], o, i, f rows halved
-            np.tanh(a, out=a)                              # g = tanh(z_g); o, i, f still need ½(·) + ½
-            sig = a[:h3]
+            pre = gates[t]
+            np.matmul(w, xh[t], out=pre)                   # [b | W_ih | W_hh] [1; xₜ; hₜ₋₁], o, i, f rows halved
+            np.tanh(pre, out=pre)                          # g = tanh(z_g); o, i, f still need ½(·) + ½
+            sig = pre[:sig_rows]
             sig *= 0.5
             sig += 0.5
-            o, i, f, g = a[:hidden], a[hidden:2 * hidden], a[2 * hidden:h3], a[h3:]
+            o, i, f, g = pre[:hidden], pre[hidden:2 * hidden], pre[2 * hidden:sig_rows], pre[sig_rows:]
             c = cs[t + 1]
             np.multiply(f, cs[t], out=c)                   # cₜ = fₜ ⊙ cₜ₋₁ + iₜ ⊙ gₜ
             np.multiply(i, g, out=ig)
@@ -163,32 +163,32 @@ class LSTMSequence(Function):
         t_len, hidden, n = tcs.shape
         dout = layout.features_by_batch(g[:, :t_len], "lstm.dout")
         gates4 = gates.reshape(t_len, 4, hidden, n)
-        o, i, f, gg = gates4[:, 0], gates4[:, 1], gates4[:, 2], gates4[:, 3]
+        o, i, f, g_gate = gates4[:, 0], gates4[:, 1], gates4[:, 2], gates4[:, 3]
         # Everything that does not depend on the recursion, vectorised over all steps.
-        a = scratch("lstm.a", tcs.shape, tcs.dtype)
-        np.multiply(tcs, tcs, out=a)                       # ∂hₜ/∂cₜ = oₜ (1 − tanh² cₜ)
-        np.subtract(1, a, out=a)
-        a *= o
-        p = scratch("lstm.p", gates4.shape, gates.dtype)
-        np.subtract(1, gates4[:, :3], out=p[:, :3])        # σ′ = s(1 − s) for o, i, f
-        p[:, :3] *= gates4[:, :3]
-        p[:, 0] *= tcs                                     # ∂hₜ/∂(o pre-activation) = tanh(cₜ) σ′(o)
-        p[:, 1] *= gg                                      # ∂cₜ/∂(i pre-activation) = gₜ σ′(i)
-        p[:, 2] *= cs[:-1]                                 # ∂cₜ/∂(f pre-activation) = cₜ₋₁ σ′(f)
-        np.multiply(gg, gg, out=p[:, 3])                   # ∂cₜ/∂(g pre-activation) = iₜ (1 − gₜ²)
-        np.subtract(1, p[:, 3], out=p[:, 3])
-        p[:, 3] *= i
-        dgates = scratch("lstm.dgates", p.shape, p.dtype)
-        w_hh_t = np.ascontiguousarray(w_hh_r.T)           # (H, 4H)
+        dh_dc = scratch("lstm.dh_dc", tcs.shape, tcs.dtype)
+        np.multiply(tcs, tcs, out=dh_dc)                   # ∂hₜ/∂cₜ = oₜ (1 − tanh² cₜ)
+        np.subtract(1, dh_dc, out=dh_dc)
+        dh_dc *= o
+        local = scratch("lstm.local", gates4.shape, gates.dtype)
+        np.subtract(1, gates4[:, :3], out=local[:, :3])    # σ′ = s(1 − s) for o, i, f
+        local[:, :3] *= gates4[:, :3]
+        local[:, 0] *= tcs                                 # ∂hₜ/∂(o pre-activation) = tanh(cₜ) σ′(o)
+        local[:, 1] *= g_gate                              # ∂cₜ/∂(i pre-activation) = gₜ σ′(i)
+        local[:, 2] *= cs[:-1]                             # ∂cₜ/∂(f pre-activation) = cₜ₋₁ σ′(f)
+        np.multiply(g_gate, g_gate, out=local[:, 3])       # ∂cₜ/∂(g pre-activation) = iₜ (1 − gₜ²)
+        np.subtract(1, local[:, 3], out=local[:, 3])
+        local[:, 3] *= i
+        dgates = scratch("lstm.dgates", local.shape, local.dtype)
+        w_hh_t = np.ascontiguousarray(w_hh_r.T)            # (H, 4H)
         dh = np.zeros((hidden, n), dtype=gates.dtype)
         dc = np.array(g[:, t_len].T, dtype=gates.dtype, order="C")  # gradient arriving at c_T
         through_c = np.empty_like(dh)
         for t in range(t_len - 1, -1, -1):
             dh += dout[t]
-            np.multiply(dh, a[t], out=through_c)
+            np.multiply(dh, dh_dc[t], out=through_c)
             dc += through_c
-            np.multiply(dh, p[t, 0], out=dgates[t, 0])
-            np.multiply(dc, p[t, 1:], out=dgates[t, 1:])
+            np.multiply(dh, local[t, 0], out=dgates[t, 0])
+            np.multiply(dc, local[t, 1:], out=dgates[t, 1:])
             if layout.cut(t, truncate):
                 dh[:] = 0
                 dc[:] = 0
@@ -222,7 +222,7 @@ class GRUSequence(Function):
         hidden = w_hh.shape[1]
         h2 = 2 * hidden
         dtype = np.result_type(x.dtype, w_hh.dtype)
-        xh = layout.stacked_inputs(x, h0, hidden, dtype)        # block t = [1; xₜ; hₜ₋₁]
+        xh = layout.stacked_inputs(x, h0, hidden, dtype)   # block t = [1; xₜ; hₜ₋₁]
         hs = xh[:, 1 + size:]                              # (T + 1, H, N) view: h₀..h_T
         # W_ih xₜ + b_ih for all steps in one batched product [b_ih | W_ih] [1; xₜ]: (T, 3H, N).
         # Its r, z parts become the gates; r multiplies only the hidden side of n, hence two products.
@@ -235,8 +235,8 @@ class GRUSequence(Function):
             np.matmul(w_hh, hs[t], out=gh)
             if b_col is not None:
                 gh += b_col
-            rz = gi[t, :h2]
-            rz += gh[:h2]
+            rz = gi[t, :h2]                                # in place: from here gi's r, z rows hold σ(r), σ(z),
+            rz += gh[:h2]                                  # which the backward pass reads back as the gates
             layout.sigmoid_(rz)
             r, z = rz[:hidden], rz[hidden:]
             hn[t] = gh[h2:]
@@ -256,7 +256,7 @@ class GRUSequence(Function):
         xh, gi, hn, ns, w_ih, w_hh, truncate = ctx.saved
         t_len, hidden, n = ns.shape
         hs = xh[:, 1 + w_ih.shape[1]:]
-        r, z = gi[:, :hidden], gi[:, hidden:2 * hidden]
+        r, z = gi[:, :hidden], gi[:, hidden:2 * hidden]   # the gates σ(r), σ(z), written over gi in forward
         dout = layout.features_by_batch(g, "gru.dout")
         # ∂L/∂(pre-activations fed by x) = δₜ ⊙ q[t]; fed by h: the same but r's candidate part times rₜ.
         q = scratch("gru.q", (t_len, 3, hidden, n), ns.dtype)
