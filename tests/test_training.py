@@ -130,8 +130,10 @@ def test_lr_schedule_caps_the_warmup_at_a_tenth_of_the_run() -> None:
     assert lr_schedule(opt, 100, 30).warmup_steps == 10
     assert lr_schedule(opt, 5, 30).warmup_steps == 1
     assert lr_schedule(opt, 100, 0).warmup_steps == 0
-    with pytest.raises(ValueError, match="warmup must be an int"):
+    with pytest.raises(TypeError, match="warmup must be an int"):
         lr_schedule(opt, 100, 2.5)
+    with pytest.raises(ValueError, match="warmup must be"):
+        lr_schedule(opt, 100, -1)
 
 
 def test_eval_mode_restores_the_mode_it_found() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dlbook import functional as F
-from dlbook._checks import check_positive_int
+from dlbook._checks import check_int, check_positive_int, check_rng
 from dlbook.autograd import Tensor
 from dlbook.data.batching import iterate_minibatches, num_batches
 from dlbook.data.text import sequential_windows
@@ -61,9 +61,8 @@ def lr_schedule(optimizer: Optimizer, total_steps: int, warmup: int, min_lr: flo
     The recipe's numbers (``warmup``, ``min_lr``) live in its preset; the rule lives here.
     """
     total_steps = check_positive_int("total_steps", total_steps)
-    if isinstance(warmup, bool) or not isinstance(warmup, (int, np.integer)) or warmup < 0:
-        raise ValueError(f"warmup must be an int >= 0 (steps), got {warmup!r}")
-    return WarmupCosine(optimizer, total_steps, min(int(warmup), max(1, total_steps // 10)), min_lr)
+    warmup = check_int("warmup", warmup, 0)
+    return WarmupCosine(optimizer, total_steps, min(warmup, max(1, total_steps // 10)), min_lr)
 
 
 def evaluate(
@@ -197,6 +196,7 @@ def fit(
         raise ValueError(f"fit: X has {len(X)} rows but y has {len(y)}")
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
+    check_rng(rng)                          # None would train on the same batch order every epoch
     per_epoch = num_batches(len(X), batch_size)
     history = History()
     batches = (b for _ in range(epochs) for b in iterate_minibatches(X, y, batch_size=batch_size, rng=rng))

@@ -28,7 +28,7 @@ import numpy as np
 
 from dlbook import functional as F
 from dlbook import nn
-from dlbook._checks import check_positive_int
+from dlbook._checks import check_positive_int, check_rng
 from dlbook.autograd import Tensor
 from dlbook.data.text import random_windows
 from dlbook.finetune.freeze import freeze_except, trainable_parameters, unfreeze
@@ -168,6 +168,7 @@ def finetune_classifier(model: GPTClassifier, train: tuple[np.ndarray, np.ndarra
     final validation accuracy).
     """
     ids, lengths, y = train
+    check_rng(rng)
     opt = AdamW(trainable_parameters(model), lr=lr, weight_decay=weight_decay)
     n_batches = -(-len(ids) // batch_size)
     total = epochs * n_batches
@@ -241,6 +242,7 @@ def train_until_converged(params: list[Parameter], batch_loss: Callable[[np.ndar
     has not beaten its best for ``patience`` evaluations or after ``max_steps``,
     and the parameters are set back to their values at the best evaluation.
     """
+    check_rng(rng)
     opt = AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = lr_schedule(opt, max_steps, warmup, min_lr=lr * 0.1)
     out, best, since_best = Converged(), [p.data.copy() for p in params], 0

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from dlbook._checks import check_positive_int
-from dlbook.autograd import Tensor, no_grad
+from dlbook._checks import check_positive_int, check_rng
+from dlbook.autograd import Tensor
 from dlbook.checkpoint import load_checkpoint, save_checkpoint
 from dlbook.data.tokenizers import CharTokenizer
+from dlbook.modes import eval_mode
 from dlbook.nn.embedding import Embedding
 from dlbook.nn.linear import Linear
 from dlbook.nn.module import Module
@@ -84,10 +85,9 @@ class CharLM(Module):
         if not prompt:
             raise ValueError("prompt must be a non-empty string (the model needs a first character)")
         length = check_positive_int("length", length)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy Generator, got {type(rng).__name__}")
+        check_rng(rng)
         out = []
-        with no_grad():
+        with eval_mode(self):
             logits, state = self.forward_with_state(self.tokenizer.encode(prompt)[None, :])
             for _ in range(length):
                 i, _p = sample_next(logits.data[0, -1], rng, temperature, top_k)
