@@ -216,3 +216,21 @@ def test_every_kernel_has_a_pair() -> None:
                "LSTMSequence": "lstm", "GRUSequence": "gru"}
     assert kernels == set(covered)
     assert all(pair in PAIRS for pair in covered.values())
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda: F.lstm_reference(np.zeros((2, 3)), None, None, np.zeros((8, 3)), np.zeros((8, 2))), ValueError,
+     "lstm_reference: x must have shape"),
+    (lambda: F.gru_reference(np.zeros((2, 3, 4)), None, np.zeros((6, 4)), np.zeros((6, 2)), truncate=0), ValueError,
+     "truncate must be an int >= 1"),
+    (lambda: F.conv2d_im2col(np.zeros((1, 2, 5, 5)), np.zeros((3, 1, 3, 3))), ValueError, "channel mismatch"),
+    (lambda: F.attention_reference(np.zeros((2, 3)), np.zeros((2, 4)), np.zeros((2, 4))), ValueError,
+     "same last axis"),
+    (lambda: F.multihead_attention_reference(*[np.zeros((1, 2, 6))] * 3, num_heads=4), ValueError,
+     "divisible by num_heads=4"),
+    (lambda: F.layer_norm_reference(np.zeros((2, 3)), weight=np.ones(4)), ValueError,
+     "layer_norm_reference: weight must have shape"),
+])
+def test_readable_twins_reject_bad_input_by_name(call: Callable[[], Any], error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        call()

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbook._checks import array_of, check_float
+from dlbook._checks import array_of, check_float, check_positive_int
 from dlbook.autograd import Tensor
 from dlbook.functional.activations import softmax
 from dlbook.functional.linalg import matmul
@@ -126,6 +126,12 @@ def multihead_attention_reference(q: Any, k: Any, v: Any, num_heads: int, mask: 
     (N, H, L, S), True = may attend; ``keep``: dropout factors (N, H, L, S) or None.
     Returns (the heads side by side (N, L, E), weights (N, H, L, S)); scale 1/√d.
     """
+    num_heads = check_positive_int("num_heads", num_heads)
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        check_float(name, x)
+        if array_of(x).ndim != 3 or array_of(x).shape[2] % num_heads:
+            raise ValueError(f"{name} must be (N, length, E) with E divisible by num_heads={num_heads}, "
+                             f"got shape {array_of(x).shape}")
     n, length, e = array_of(q).shape
     d = e // num_heads
 
