@@ -27,7 +27,12 @@ from dlbook.checkpoint import load_checkpoint, save_checkpoint
 
 @dataclass(frozen=True)
 class Seq2SeqConfig:
-    """The shape of a :class:`Seq2SeqTransformer` (ids: ``pad_id``, ``bos_id``, ``eos_id``)."""
+    """The shape of a :class:`Seq2SeqTransformer` (ids: ``pad_id``, ``bos_id``, ``eos_id``).
+
+    The names are ``torch.nn.Transformer``'s, as in :class:`~dlbook.models.gpt.GPTConfig`:
+    ``d_model``, ``nhead``, ``num_encoder_layers``, ``num_decoder_layers``,
+    ``dim_feedforward``, ``dropout``; ``max_len`` is the longest source or target.
+    """
 
     vocab_size: int
     d_model: int = 64
@@ -47,6 +52,8 @@ class Seq2SeqConfig:
             check_positive_int(name, getattr(self, name))
         if self.d_model % self.nhead:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by nhead ({self.nhead})")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Seq2SeqConfig:
