@@ -89,3 +89,25 @@ def test_parse_settings_reads_json_and_keeps_plain_strings() -> None:
         "lr": 1e-3, "dropout": 0, "init": "runs/a.npz", "eval_windows": None}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         parse_settings(["lr"])
+
+
+def test_a_run_saved_before_the_config_renaming_resumes(tmp_path) -> None:
+    """A run file whose model config uses the old field names (n_layers, n_heads, d_ff) resumes to the same end."""
+    import json
+
+    from dlbook.models.gpt import OLD_CONFIG_NAMES
+
+    settings = dict(steps=4, eval_every=2, eval_windows=2, batch_size=2)
+    done, _ = pretrain("tiny", 0, None, progress=False, **settings)
+    path = tmp_path / "run.npz"
+    pretrain("tiny", 0, path, stop_after=2, progress=False, **settings)
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    config = json.loads(arrays["__config__"].tobytes().decode())
+    new_names = {new: old for old, new in OLD_CONFIG_NAMES.items()}
+    config["model"] = {new_names.get(k, k): v for k, v in config["model"].items()}
+    arrays["__config__"] = np.frombuffer(json.dumps(config, sort_keys=True).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    resumed, _ = pretrain("tiny", 0, path, resume=True, progress=False, **settings)
+    for name, value in done.state_dict().items():
+        np.testing.assert_array_equal(resumed.state_dict()[name], value, err_msg=name)

@@ -293,7 +293,8 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
         state, ck, extra = load_checkpoint(out)
         if "batch_rng" not in ck:
             raise ValueError(f"{out} holds weights only (saved with weights_only) and cannot be resumed")
-        if ck["model"] != config.to_dict() or ck["settings"] != json.loads(json.dumps(s)):
+        # from_dict reads the config under its old field names too: runs saved before the renaming resume
+        if GPTConfig.from_dict(ck["model"]) != config or ck["settings"] != json.loads(json.dumps(s)):
             raise ValueError(f"{out} was made with another config: {ck['model']} / {ck['settings']}, "
                              f"but this run has {config.to_dict()} / {s}")
         load_gpt_state(model, state, source=str(out))
@@ -316,9 +317,9 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
         history.loss.append(float(loss.data))
         return loss
 
-    def save(path: Path, n: int, weights_only: bool) -> None:
+    def save(path: Path, n: int, without_optimiser: bool) -> None:
         history.seconds = time.perf_counter() - start
-        _save(path, model, data, opt, s, seed, n, history, batch_rng, weights_only)
+        _save(path, model, data, opt, s, seed, n, history, batch_rng, without_optimiser)
 
     def validate(n: int) -> None:
         nonlocal best
@@ -340,7 +341,7 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
                          desc=f"pretraining ({preset})", name="pretraining")
     history.seconds = time.perf_counter() - start
     if out is not None:
-        _save(out, model, data, opt, s, seed, run.step, history, batch_rng, weights_only)
+        save(out, run.step, weights_only)
     return model, history
 
 
