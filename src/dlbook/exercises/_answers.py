@@ -22,7 +22,7 @@ OK, WRONG = "✓", "✗"
 
 def verdict(ok: bool, message: str) -> bool:
     """Print ``✓ message`` or ``✗ message`` and return ``ok``."""
-    print(f"{OK if ok else WRONG} {message}")
+    print(f"{OK if ok else WRONG} {message}\n", end="")   # one write, so a notebook stores one stream chunk
     return ok
 
 
