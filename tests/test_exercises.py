@@ -1,0 +1,270 @@
+"""dlbook.exercises: every checker passes its solution and fails a wrong answer with a hint that names the
+mistake; implement-checkers report the first mismatch; bad arguments are errors that name them; and every
+chapter done so far registers at least three exercises."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, exercises, get
+from dlbook.exercises._registry import explore, register
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Chapters whose exercises are written, with their notebook.  A new chapter adds a line here.
+CHAPTERS_DONE = {
+    "1": "1-background",
+    "2": "2-core-concepts",
+    "3.1": "3-1-neural-network-basics",
+    "3.2": "3-2-backpropagation",
+}
+
+
+def run(capsys: pytest.CaptureFixture[str], checker, answer) -> tuple[bool, str]:
+    """The checker's result and what it printed."""
+    result = checker(answer)
+    return result, capsys.readouterr().out
+
+
+# --- solutions ------------------------------------------------------------------------------------------------
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def sgd_step(w, grad, velocity, lr, momentum):
+    velocity = momentum * velocity + grad
+    return w - lr * velocity, velocity
+
+
+SOLUTIONS = {
+    "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
+    "1-finetune-memory": 3e9 * 16 / 1e9,
+    "1-lora-count": lambda n_layers, d_model, rank: n_layers * 2 * (2 * d_model * rank),
+    "2-mlp-parameters": (20 * 10 + 20) + (3 * 20 + 3),
+    "2-cnn-shape": (3, 32, 4, 4),
+    "2-forward": lambda x, W1, b1, W2, b2: np.tanh(x @ W1.T + b1) @ W2.T + b2,
+    "3.1-param-count": 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10,
+    "3.1-cross-entropy": float(np.log(np.exp([2.0, 1.0, 0.1]).sum()) - 2.0),
+    "3.1-softmax": softmax,
+    "3.1-neuron": lambda x, w, b: 1 / (1 + np.exp(-(x @ w + b))),
+    "3.2-gradient-w1": None,  # computed from the graph below, by dlbook's own autograd
+    "3.2-linear-backward": lambda x, W, g: (g @ W, g.T @ x, g.sum(axis=0)),
+    "3.2-softmax-backward": lambda p, g: p * (g - np.sum(g * p, axis=-1, keepdims=True)),
+    "3.2-sgd-step": sgd_step,
+}
+
+
+def _gradient_w1_by_autograd() -> float:
+    from dlbook.widgets import compute_graph
+
+    r = compute_graph(**ch3_2.NEURON)
+    return float(dict(zip(r["names"], r["grads"]))["w1"])
+
+
+SOLUTIONS["3.2-gradient-w1"] = _gradient_w1_by_autograd()
+
+
+def test_every_checker_has_a_solution_here() -> None:
+    """Adding a checker without adding its solution to this test fails."""
+    checked = {e.id for e in exercises() if e.checker is not None}
+    assert checked == set(SOLUTIONS)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(SOLUTIONS))
+def test_the_solution_passes(exercise_id: str, capsys: pytest.CaptureFixture[str]) -> None:
+    ok, out = run(capsys, get(exercise_id).checker, SOLUTIONS[exercise_id])
+    assert ok is True
+    assert out.startswith("✓ ") and out.count("\n") == 1
+
+
+def test_a_naive_softmax_is_still_right(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the shift by the maximum the formula is the same; the checker's inputs do not overflow."""
+    ok, out = run(capsys, ch3_1.check_softmax, lambda z: np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True))
+    assert ok and out.startswith("✓")
+
+
+# --- wrong answers: (exercise, answer, words the hint must contain) -------------------------------------------
+
+WRONG_NUMBERS = [
+    ("1-training-flops", 2 * 1.3e9 * 26e9, "forward pass alone"),
+    ("1-training-flops", 6 * 1.3e9 * 1.3e9, "20 tokens per parameter"),
+    ("1-training-flops", 2.028e11, "factor of 10^-9"),
+    ("1-training-flops", 1e21, "6·N·D"),
+    ("1-finetune-memory", 12.0, "not the optimizer state"),
+    ("1-finetune-memory", 6.0, "weights alone"),
+    ("1-finetune-memory", 48e9, "factor of 10^9"),
+    ("2-mlp-parameters", 260, "weight matrices only"),
+    ("2-mlp-parameters", 600, "do not multiply all the widths"),
+    ("2-cnn-shape", (3, 32, 8, 8), "halved the size once"),
+    ("2-cnn-shape", (3, 4, 4, 32), "(N, C, H, W)"),
+    ("2-cnn-shape", (32, 4, 4), "batch axis"),
+    ("2-cnn-shape", (3, 32, 3, 3), "both blocks"),
+    ("3.1-param-count", 234_752, "a bias"),
+    ("3.1-param-count", 235_146 + 784, "no bias of its own"),
+    ("3.1-cross-entropy", 0.659, "negative logarithm"),
+    ("3.1-cross-entropy", 1.417, "true class is 0"),
+    ("3.1-cross-entropy", -0.417, "sign"),
+    ("3.2-gradient-w1", 1.575, "σ'(z)"),
+    ("3.2-gradient-w1", 0.2618, "∂E/∂z"),
+    ("3.2-gradient-w1", 0.1964, "factor 2"),
+    ("3.2-gradient-w1", -0.1309, "∂E/∂w₂"),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "answer", "words"), WRONG_NUMBERS)
+def test_a_wrong_answer_fails_with_its_hint(exercise_id: str, answer, words: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    ok, out = run(capsys, get(exercise_id).checker, answer)
+    assert ok is False
+    assert out.startswith("✗ ")
+    assert words in out
+
+
+def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A hint says where to look, not what the number is: neither after a wrong answer nor after a right one."""
+    shown = {"2-mlp-parameters": ["283"], "3.1-param-count": ["235,146", "235146"], "3.1-cross-entropy": ["0.417"],
+             "3.2-gradient-w1": ["0.392", "0.393"], "2-cnn-shape": ["(3, 32, 4, 4)"]}
+    for exercise_id, texts in shown.items():
+        wrong = [(3, 32, 8, 8), (1, 1)] if exercise_id == "2-cnn-shape" else [1, 260, 234_752, 0.659, 1.575]
+        for answer in [*wrong, SOLUTIONS[exercise_id]]:
+            _, out = run(capsys, get(exercise_id).checker, answer)
+            assert not any(t in out for t in texts), (exercise_id, answer, out)
+
+
+# --- wrong functions: the first mismatch, with shapes and values ----------------------------------------------
+
+WRONG_FUNCTIONS = [
+    ("3.1-softmax", lambda z: np.exp(z) / np.exp(z).sum(axis=0, keepdims=True),
+     ["z: (3, 4)", "at index (0, 0)", "expected", "axis 0"]),
+    ("3.1-softmax", lambda z: np.exp(z) / np.exp(z).sum(axis=-1),
+     ["z: (3, 4)", "raised ValueError", "keepdims=True"]),
+    ("3.1-neuron", lambda x, w, b: 1 / (1 + np.exp(-(x @ w))), ["x: (4, 3)", "at index (0,)", "bias b is missing"]),
+    ("3.2-softmax-backward", lambda p, g: p * g, ["p: (4,)", "dz is wrong", "at index (0,)", "A term is missing"]),
+    ("3.2-softmax-backward", lambda p, g: p * (g - np.sum(g * p, axis=0, keepdims=True)),
+     ["p: (3, 5)", "dz is wrong", "not axis 0"]),
+    ("3.2-softmax-backward", lambda p, g: p * (1 - p) * g, ["diagonal of the Jacobian"]),
+    ("3.2-linear-backward", lambda x, W, g: (g @ W, x.T @ g, g.sum(axis=0)),
+     ["x: (4, 3), W: (2, 3), g: (4, 2)", "dW should have shape (2, 3), yours has shape (3, 2)"]),
+    ("3.2-linear-backward", lambda x, W, g: (g @ W, g.T @ x, g),
+     ["db should have shape (2,), yours has shape (4, 2)"]),
+    ("3.2-linear-backward", lambda x, W, g: (g @ W, g.T @ x / len(x), g.sum(axis=0)),
+     ["dW is wrong", "at index (0, 0)", "not a mean"]),
+    ("3.2-linear-backward", lambda x, W, g: (g @ W, g.T @ x), ["return 3 things, (dx, dW, db)"]),
+    ("3.2-sgd-step", lambda w, g, v, lr, mu: (w - lr * g, v), ["at index (1, 0)", "momentum μ is ignored"]),
+    ("3.2-sgd-step", lambda w, g, v, lr, mu: (w + lr * (mu * v + g), mu * v + g),
+     ["at index (0, 0)", "Step against the gradient"]),
+    ("3.2-sgd-step", lambda w, g, v, lr, mu: w - lr * g, ["(new_w, new_velocity)"]),
+    ("2-forward", lambda x, W1, b1, W2, b2: (x @ W1.T + b1) @ W2.T + b2, ["x: (2, 4), W1: (5, 4)", "Apply tanh"]),
+    ("2-forward", lambda x, W1, b1, W2, b2: np.tanh(x @ W1 + b1) @ W2.T + b2, ["raised ValueError", "x @ W.T + b"]),
+    ("1-lora-count", lambda n_layers, d_model, rank: n_layers * rank * 2 * d_model,
+     ["n_layers=32, d_model=4096, rank=8", "you returned 2,097,152, expected 4,194,304", "two factors"]),
+    ("1-lora-count", lambda n_layers, d_model, rank: None, ["returned None", "return"]),
+    ("1-lora-count", lambda n_layers, d_model, rank: 1 / 0, ["raised ZeroDivisionError"]),
+]
+
+
+@pytest.mark.parametrize(("exercise_id", "fn", "words"), WRONG_FUNCTIONS)
+def test_a_wrong_function_gets_its_first_mismatch(exercise_id: str, fn, words: list[str],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    ok, out = run(capsys, get(exercise_id).checker, fn)
+    assert ok is False
+    assert out.startswith("✗ For inputs ")
+    for w in words:
+        assert w in out, (w, out)
+
+
+def test_a_tensor_is_not_an_array(capsys: pytest.CaptureFixture[str]) -> None:
+    from dlbook import functional as F
+
+    ok, out = run(capsys, ch3_1.check_softmax, lambda z: F.softmax(z))
+    assert not ok and "return the numpy array (its .data)" in out
+
+
+def test_a_mismatch_reports_the_values() -> None:
+    from dlbook.exercises._compare import first_mismatch
+
+    got, expected = np.zeros((2, 3)), np.zeros((2, 3))
+    assert first_mismatch(got, expected) is None
+    got[1, 2], got[1, 0] = 0.5, 2.0
+    assert first_mismatch(got, expected) == "at index (1, 0) you returned 2, expected 0 (2 of 6 entries differ)"
+    assert first_mismatch(got + 1e-12, expected + 1e-12) is not None     # tolerance: rtol 1e-6, atol 1e-9
+    assert first_mismatch(expected + 1e-10, expected) is None
+
+
+# --- bad arguments --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", ["48", None, True, [48], float("nan")])
+def test_a_number_checker_rejects_what_is_not_a_number(answer) -> None:
+    with pytest.raises((TypeError, ValueError), match="answer"):
+        ch1.check_finetune_memory(answer)
+
+
+@pytest.mark.parametrize("answer", ["(3, 32, 4, 4)", 3, (3.0, 32, 4, 4), (3, 32, 4, True)])
+def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
+    with pytest.raises(TypeError, match="answer must be a shape"):
+        ch2.check_pool_shape(answer)
+
+
+@pytest.mark.parametrize("checker", [ch1.check_lora_parameters, ch2.check_forward, ch3_1.check_softmax,
+                                     ch3_1.check_neuron, ch3_2.check_linear_backward, ch3_2.check_softmax_backward,
+                                     ch3_2.check_sgd_step])
+def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
+    with pytest.raises(TypeError, match="fn must be a function"):
+        checker(np.zeros(3))
+
+
+def test_numpy_scalars_are_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    ok, _ = run(capsys, ch3_1.check_cross_entropy, np.float32(SOLUTIONS["3.1-cross-entropy"]))
+    assert ok
+    ok, _ = run(capsys, ch2.check_pool_shape, tuple(np.array([3, 32, 4, 4])))
+    assert ok
+
+
+# --- the registry ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chapter", sorted(CHAPTERS_DONE))
+def test_each_chapter_done_has_three_to_six_exercises_of_two_kinds_or_more(chapter: str) -> None:
+    found = exercises(chapter)
+    assert 3 <= len(found) <= 6, [e.id for e in found]
+    assert len({e.kind for e in found}) >= 2
+    assert all(e.kind in KINDS and e.id.startswith(chapter + "-") for e in found)
+    assert all((e.checker is None) == (e.kind == "explore") for e in found)
+
+
+@pytest.mark.parametrize(("chapter", "notebook"), sorted(CHAPTERS_DONE.items()))
+def test_the_chapter_runs_every_checker_it_registers(chapter: str, notebook: str) -> None:
+    """Each checker of a chapter is called in that chapter's Exercises section, and its stored output is ✓."""
+    cells = json.loads((ROOT / "chapters" / f"{notebook}.ipynb").read_text(encoding="utf-8"))["cells"]
+    start = next(i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Exercises"))
+    code = [c for c in cells[start:] if c["cell_type"] == "code"]
+    for e in exercises(chapter):
+        if e.checker is None:
+            continue
+        calls = [c for c in code if f".{e.checker.__name__}(" in "".join(c["source"])]
+        assert len(calls) == 1, e.id
+        printed = "".join("".join(o.get("text", "")) for o in calls[0]["outputs"] if o["output_type"] == "stream")
+        assert printed.startswith("✓ "), (e.id, printed)
+
+
+def test_the_registry_refuses_mistakes() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        register("3.1-y", "3.1", "guess", "no such kind")(lambda a: True)
+    with pytest.raises(ValueError, match="chapter"):
+        explore("99-x", "99", "no such chapter")
+    with pytest.raises(ValueError, match="starts with its chapter"):
+        explore("3.2-x", "3.1", "wrong prefix")
+    with pytest.raises(ValueError, match="registered twice"):
+        explore("3.1-param-count", "3.1", "an id taken by a checker")
+    with pytest.raises(ValueError, match="no exercise"):
+        get("3.1-nothing")
+
+
+def test_every_chapter_module_is_listed() -> None:
+    modules = {p.stem for p in (ROOT / "src" / "dlbook" / "exercises").glob("ch*.py")}
+    assert modules == set(CHAPTER_MODULES.values())
