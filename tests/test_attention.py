@@ -89,6 +89,7 @@ def test_fully_masked_row_gives_zeros_not_nan() -> None:
 
 @settings(max_examples=8, deadline=None)
 @given(n=st.integers(1, 2), h=st.integers(1, 3), length=st.integers(1, 4), s=st.integers(1, 4), d=st.integers(1, 4))
+@pytest.mark.slow
 def test_attention_gradcheck_random_shapes(n: int, h: int, length: int, s: int, d: int) -> None:
     rng = np.random.default_rng(n * 1000 + h * 100 + length * 10 + s)
     q, k, v = _t(rng, n, h, length, d), _t(rng, n, h, s, d), _t(rng, n, h, s, d + 1)
@@ -108,6 +109,7 @@ def test_attention_gradients_of_broadcast_batch_axes_keep_each_input_shape(q_bat
     assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v)[0], [q, k, v])
 
 
+@pytest.mark.slow
 def test_attention_dropout_gradcheck_and_expectation() -> None:
     rng = np.random.default_rng(4)
     q, k, v = _t(rng, 1, 2, 3, 4), _t(rng, 1, 2, 3, 4), _t(rng, 1, 2, 3, 4)
@@ -122,6 +124,7 @@ def test_attention_dropout_gradcheck_and_expectation() -> None:
     np.testing.assert_allclose(mean, plain, atol=0.1)
 
 
+@pytest.mark.slow
 def test_attention_matches_torch() -> None:
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)

@@ -310,6 +310,7 @@ def test_conv2d_layer_shapes_and_he_init() -> None:
     assert nn.AvgPool2d(3, 1, 1)(Tensor(np.zeros((1, 1, 6, 6)))).shape == (1, 1, 6, 6)
 
 
+@pytest.mark.slow
 def test_digits_cnn_reaches_98_percent() -> None:
     """The chapter's recipe (seed 0; one-pixel shifts; 8 epochs of Adam; float32) reaches ≥ 98 % test accuracy."""
     from dlbook.recipes.digits import train_digits_cnn

@@ -76,6 +76,7 @@ def test_bad_input() -> None:
         lora_parameters(2, 4, 0)
 
 
+@pytest.mark.slow
 def test_costs_explorer_redraws() -> None:
     """The calculator: moving the rank in live mode redraws; static mode holds one frame per model × rank."""
     pytest.importorskip("ipywidgets")

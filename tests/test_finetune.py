@@ -285,6 +285,7 @@ def test_lora_trains_under_five_percent_in_the_chapters_configuration() -> None:
 @pytest.mark.parametrize("method, epochs, lr, floor",
                          [("frozen", 3, 3e-2, FROZEN_FLOOR), ("lora", 2, 1e-2, LORA_FLOOR),
                           ("full", 1, 1e-3, FULL_FLOOR)])
+@pytest.mark.slow
 def test_finetuned_classifier_accuracy(method: str, epochs: int, lr: float, floor: float) -> None:
     """Fixed seeds, 640 training reviews: held-out accuracy (400 test reviews) above a stated floor."""
     from dlbook.finetune import build_classifier, finetune_classifier

@@ -130,6 +130,7 @@ def _cli(checkpoint: Path, out: Path, *extra: str) -> None:
                 "lora", "--seeds", "0", "1", "--ranks", "--no-progress", "--set", *sets, *extra])
 
 
+@pytest.mark.slow
 def test_tiny_sweep_stores_each_run_resumes_and_loses_nothing_when_interrupted(
         tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "results.json"

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = "tests/fixtures/figure.ipynb"
 
@@ -21,6 +23,7 @@ def _env_with_agg() -> dict[str, str]:
     return {**os.environ, "MPLBACKEND": "Agg"}
 
 
+@pytest.mark.slow
 def test_make_notebooks_stores_figures_under_agg() -> None:
     done = subprocess.run(["make", "-s", "notebooks", f"NOTEBOOKS={FIXTURE}", f"PY={sys.executable}"], cwd=ROOT,
                           env=_env_with_agg(), capture_output=True, text=True, timeout=300)
@@ -28,6 +31,7 @@ def test_make_notebooks_stores_figures_under_agg() -> None:
     assert "passed" in done.stdout
 
 
+@pytest.mark.slow
 def test_plain_nbval_under_agg_fails() -> None:
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "nbval", "--nbval", "--nbval-current-env",
                            "-p", "no:cacheprovider", "-q", FIXTURE], cwd=ROOT, env=_env_with_agg(),

@@ -29,10 +29,12 @@ def test_nll() -> dict[str, np.ndarray]:
     return out
 
 
+@pytest.mark.slow
 def test_shipped_gpt_beats_the_kneser_ney_3_and_4gram(test_nll: dict[str, np.ndarray]) -> None:
     assert test_nll["gpt"].mean() < test_nll["kn4"].mean() < test_nll["kn3"].mean()
 
 
+@pytest.mark.slow
 def test_gpt_and_5gram_mixed_beat_the_5gram_by_015(test_nll: dict[str, np.ndarray]) -> None:
     """p = ½ p_GPT + ½ p_5-gram: the two know different things (5.2 picks λ on validation; ½ is a fixed choice)."""
     mix = -np.logaddexp(np.log(0.5) - test_nll["gpt"], np.log(0.5) - test_nll["kn5"]).mean()
@@ -41,6 +43,7 @@ def test_gpt_and_5gram_mixed_beat_the_5gram_by_015(test_nll: dict[str, np.ndarra
 
 @pytest.mark.xfail(strict=True, reason="issue 12's goal, not reached yet: the shipped GPT alone is still above the "
                                        "5-gram (chapter 5.2 states by how much and why)")
+@pytest.mark.slow
 def test_issue_goal_shipped_gpt_beats_the_5gram_by_015(test_nll: dict[str, np.ndarray]) -> None:
     assert test_nll["gpt"].mean() <= test_nll["kn5"].mean() - 0.15
 

@@ -371,6 +371,7 @@ def test_text_split_and_windows() -> None:
         random_windows(corpus.train[:5], 2, 10, np.random.default_rng(0))
 
 
+@pytest.mark.slow
 def test_char_lstm_beats_unigram_baseline() -> None:
     """A small LSTM (E=16, H=64), 500 steps of 16 × 48 characters (about 2 s) from seed 0 on the first
     120,000 characters: validation loss 1.94 nats/char when written, vs the unigram baseline's 3.24 —
@@ -449,6 +450,7 @@ def test_through_time_compute() -> None:
     assert lstm["norms"][0] > 1e-3 * lstm["norms"][-1]        # the cell state keeps it alive
 
 
+@pytest.mark.slow
 def test_through_time_explorer_widget() -> None:
     from dlbook.widgets.through_time import STATIC_RADII, make_through_time_explorer, through_time
 

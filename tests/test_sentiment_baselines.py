@@ -18,6 +18,7 @@ def reviews():
     return load_reviews()
 
 
+@pytest.mark.slow
 def test_tfidf_logistic_regression_accuracy(reviews) -> None:
     """Verifies (eq-tfidf) end to end: all 13,928 training reviews -> >= 0.83 test accuracy (measured
     0.850), the first 500 -> >= 0.72 (0.763); the larger budget is the better one."""
@@ -29,6 +30,7 @@ def test_tfidf_logistic_regression_accuracy(reviews) -> None:
     assert acc_full >= 0.83 and acc_small >= 0.72 and acc_full > acc_small + 0.05
 
 
+@pytest.mark.slow
 def test_naive_bayes_is_comparable(reviews) -> None:
     """Naive Bayes on character 1–3-gram counts: >= 0.80 with all reviews (measured 0.819), >= 0.70 with 500 (0.727)."""
     full = naive_bayes(reviews.train_text, reviews.train_y)
@@ -37,6 +39,7 @@ def test_naive_bayes_is_comparable(reviews) -> None:
     assert small.accuracy(reviews.test_text, reviews.test_y) >= 0.70
 
 
+@pytest.mark.slow
 def test_deterministic_and_prefix_subsets(reviews) -> None:
     """Same texts, same model; n_train=k is exactly a fit on the first k reviews."""
     a = tfidf_logistic_regression(reviews.train_text, reviews.train_y, n_train=300)

@@ -44,6 +44,7 @@ def test_date_forms_written_out() -> None:
         parse_date("2026-02-30")
 
 
+@pytest.mark.slow
 def test_split_holds_out_whole_dates_and_is_seeded() -> None:
     task = load_dates(seed=0)
     assert not set(task.train_dates) & set(task.test_dates)
@@ -79,6 +80,7 @@ def _tiny(seed: int = 0) -> Seq2SeqTransformer:
                                             num_decoder_layers=1, dim_feedforward=16), rng=np.random.default_rng(seed))
 
 
+@pytest.mark.slow
 def test_seq2seq_gradcheck_through_both_stacks() -> None:
     from dlbook.gradcheck import gradcheck
 
@@ -123,6 +125,7 @@ def test_seq2seq_bad_input() -> None:
         translate_dates(m, ["2026/11/28"], ["zh"])
 
 
+@pytest.mark.slow
 def test_short_training_loss_falls() -> None:
     """The notebook's quick run (a few seconds) takes the loss from ln|V| ≈ 3.6 to below 0.2 nats per token."""
     task = load_dates()
@@ -132,6 +135,7 @@ def test_short_training_loss_falls() -> None:
     assert loss[-20:].mean() < 0.2
 
 
+@pytest.mark.slow
 def test_shipped_translator_is_exact_on_held_out_dates() -> None:
     """The shipped checkpoint: ≥ 99% exact match on dates it never saw, every direction."""
     task = load_dates(seed=0)
@@ -144,6 +148,7 @@ def test_shipped_translator_is_exact_on_held_out_dates() -> None:
     assert out == ["2026-11-28", "二〇二六年十一月二十八日", "2026年11月28日"]
 
 
+@pytest.mark.slow
 def test_beam_search_agrees_with_greedy_on_a_confident_model() -> None:
     model = load_date_translator()
     texts, targets = ["1987年3月9日", "2031-07-04"], ["iso", "zh"]
@@ -154,6 +159,7 @@ def test_beam_search_agrees_with_greedy_on_a_confident_model() -> None:
     assert len(found) == 1 and len(found[0][0]) == 4 and found[0][1] <= 0  # cut at max_len, log-prob ≤ 0
 
 
+@pytest.mark.slow
 def test_cross_attention_aligns_digits_with_characters() -> None:
     """In the last decoder layer, summed over heads, each ISO digit attends most to its Chinese digit."""
     from dlbook.widgets.attention_map import compute_attention_map
@@ -183,6 +189,7 @@ def test_draw_attention_labels_and_checks() -> None:
         draw_attention(np.eye(3), ["a", "b", "c"], ["a"])
 
 
+@pytest.mark.slow
 def test_attention_explorer_static_and_live() -> None:
     from dlbook.widgets.attention_map import EXAMPLES, make_attention_explorer
 
@@ -221,6 +228,7 @@ def test_scaling_compute_matches_theory() -> None:
         compute_scaling(4, 0.0)
 
 
+@pytest.mark.slow
 def test_scaling_explorer_static_and_live() -> None:
     from dlbook.widgets.scaling import make_scaling_explorer
 

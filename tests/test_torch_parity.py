@@ -35,6 +35,7 @@ def test_dlbook_matches_the_stored_pytorch_reference() -> None:
     assert parity.max_difference(ours, theirs) > 1e-7
 
 
+@pytest.mark.slow
 def test_live_pytorch_reproduces_the_reference() -> None:
     """With PyTorch installed: a live run equals the shipped file and dlbook."""
     pytest.importorskip("torch")

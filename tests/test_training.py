@@ -12,6 +12,7 @@ from dlbook.recipes.digits import train_digits_mlp
 from dlbook.train import evaluate, fit
 
 
+@pytest.mark.slow
 def test_spirals_mlp_separates_the_training_set() -> None:
     X, y = make_spirals(seed=0)
     rng = np.random.default_rng(0)
@@ -23,6 +24,7 @@ def test_spirals_mlp_separates_the_training_set() -> None:
     assert history.loss[-1] < history.loss[0] / 10
 
 
+@pytest.mark.slow
 def test_digits_mlp_reaches_97_percent_on_the_test_split() -> None:
     """The §3.1 recipe: standardised pixels, 4 noisy copies of the training set, 64-512-256-10 ReLU MLP, AdamW
     with warmup + cosine, 10 epochs.  (Over seeds 0-4 it scores 97.5-98.3 %; a plain 64-128-10 MLP ~96.7 %.)"""

@@ -39,6 +39,7 @@ def wave_explorer(**kwargs) -> Explorer:
     return Explorer(draw_wave, controls, {"freq": [1.0, 2.0, 3.0], "phase": [0.0, 1.0]}, **kwargs)
 
 
+@pytest.mark.slow
 def test_static_explorer_links_every_stack_to_its_slider() -> None:
     ex = wave_explorer()
     assert len(ex.frames) == 6 and len(set(ex.frames.values())) == 6
@@ -54,6 +55,7 @@ def test_static_explorer_links_every_stack_to_its_slider() -> None:
     assert ex.sliders["freq"].index == 2 and ex.sliders["phase"].index == 1
 
 
+@pytest.mark.slow
 def test_unlinked_debug_variant_has_frames_but_no_links() -> None:
     ex = wave_explorer(linked=False)
     assert ex.links == [] and len(ex.frames) == 6
@@ -61,6 +63,7 @@ def test_unlinked_debug_variant_has_frames_but_no_links() -> None:
     assert ex.display.selected_index == 0  # nothing follows the slider: the broken widget the browser test catches
 
 
+@pytest.mark.slow
 def test_frames_are_quantised_deterministically_and_smaller() -> None:
     full = figure_png(draw_wave(2.0))
     small = figure_png(draw_wave(2.0), colors=256)
@@ -82,6 +85,7 @@ def test_bad_colors_rejected(colors, error) -> None:  # noqa: ANN001
         wave_explorer(colors=colors)
 
 
+@pytest.mark.slow
 def test_state_bytes_counts_the_base64_frames_and_the_links() -> None:
     ex = wave_explorer()
     size = ex.state_bytes()
@@ -98,6 +102,7 @@ def test_state_bytes_counts_the_base64_frames_and_the_links() -> None:
     assert widget_state_bytes(bigger.widget) > widget_state_bytes(W.Image(value=bigger.last_png))
 
 
+@pytest.mark.slow
 def test_stored_widget_sizes_match_the_state_a_notebook_would_store() -> None:
     from ipywidgets.embed import dependency_state
 

@@ -53,6 +53,7 @@ def test_graph_rejects_non_numbers() -> None:
         compute_graph(1.0, 1.0, "0.5", 1.0, 0.0)
 
 
+@pytest.mark.slow
 def test_graph_explorer_live_redraws_on_a_slider_change() -> None:
     ex = make_graph_explorer(mode="live")
     before = ex.last_png
@@ -64,6 +65,7 @@ def test_graph_explorer_live_redraws_on_a_slider_change() -> None:
     assert r["values"][r["names"].index("p1")] == pytest.approx(-1.5 * ex.values()["x1"])
 
 
+@pytest.mark.slow
 def test_graph_explorer_static_frames() -> None:
     ex = make_graph_explorer(mode="static")
     assert len(ex.frames) == 18
@@ -107,6 +109,7 @@ def test_descent_rejects_bad_input() -> None:
         compute_descent("ravine", 0.1, 0.0, -1)
 
 
+@pytest.mark.slow
 def test_descent_explorer_live_and_static() -> None:
     ex = make_descent_explorer(mode="live", steps=20)
     before = ex.last_png
@@ -179,6 +182,7 @@ def test_vanishing_rejects_bad_input() -> None:
         compute_vanishing(3, "relu", 0.0)
 
 
+@pytest.mark.slow
 def test_vanishing_explorer_live_and_static() -> None:
     ex = make_vanishing_explorer(mode="live")
     before = ex.last_png
