@@ -81,6 +81,20 @@ def test_export_weights_writes_float16_that_loads(tmp_path) -> None:
         np.testing.assert_array_equal(shipped.state_dict()[name], value.astype(np.float16).astype(np.float32))
 
 
+def test_export_history_keeps_the_curves_and_settings(tmp_path) -> None:
+    import json
+
+    from dlbook.recipes.export import export_history
+
+    run = tmp_path / "run.npz"
+    _, history = pretrain("tiny", seed=0, steps=4, eval_every=2, out=run, progress=False)
+    record = export_history(run, tmp_path / "curves.json")
+    assert json.loads((tmp_path / "curves.json").read_text()) == record
+    assert record["settings"]["steps"] == 4 and record["step"] == 4 and record["seed"] == 0
+    assert record["val_step"] == list(history.val_step) and record["val_loss"] == pytest.approx(history.val_loss)
+    assert record["loss"] == pytest.approx(history.loss, abs=1e-5) and len(record["step_loss"]) == 4
+
+
 def test_second_stage_starts_from_the_shipped_first_stage_weights() -> None:
     model, _ = pretrain("base2", stop_after=0, progress=False)
     first, _, _, _ = load_gpt(STAGE1_ASSET)
