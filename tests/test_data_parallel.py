@@ -76,3 +76,28 @@ def test_bad_arguments_are_named() -> None:
         DataParallel("gpt", 2)  # type: ignore[arg-type]
     with DataParallel(_model(), 3) as dp, pytest.raises(ValueError, match="equal slices"):
         dp.backward(_loss, *_batch(8))
+
+
+def test_pretraining_with_two_workers_follows_the_one_worker_run() -> None:
+    """The same batches split across two threads: the same losses up to the rounding of the gradient sums."""
+    from dlbook.recipes.pretrain import pretrain
+
+    settings = dict(steps=6, eval_every=3, eval_windows=4, progress=False)
+    _, one = pretrain("tiny", seed=0, **settings)
+    _, two = pretrain("tiny", seed=0, workers=2, **settings)
+    assert len(two.loss) == 6 and two.loss[0] == pytest.approx(one.loss[0], rel=1e-6)
+    np.testing.assert_allclose(two.loss, one.loss, rtol=1e-4)
+    np.testing.assert_allclose(two.val_loss, one.val_loss, rtol=1e-4)
+    with pytest.raises(ValueError, match="workers"):
+        pretrain("tiny", seed=0, workers=0, **settings)
+
+
+def test_train_loop_takes_one_way_to_the_gradients() -> None:
+    from dlbook.train import train_loop
+
+    model = _model()
+    opt = AdamW(model.parameters(), lr=1e-3)
+    x, y = _batch()
+    for both in ((None, None), (lambda n: model.loss(x, y), lambda n: 0.0)):
+        with pytest.raises(ValueError, match="exactly one"):
+            train_loop(both[0], opt, steps=1, step_gradients=both[1], progress=False)

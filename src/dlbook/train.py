@@ -105,13 +105,20 @@ class Run:
     eval_seconds: float = 0.0
 
 
-def train_loop(batch_loss: Callable[[int], Tensor], optimizer: Optimizer, *, steps: int,
+def _check_finite(loss: float, check: bool, name: str, at: str) -> None:
+    if check and not np.isfinite(loss):
+        raise FloatingPointError(f"{name}: training diverged at {at}: the loss is {loss}; "
+                                 "lower the learning rate, normalise the inputs or clip the gradients")
+
+
+def train_loop(batch_loss: Callable[[int], Tensor] | None, optimizer: Optimizer, *, steps: int,
                scheduler: WarmupCosine | None = None, clip: float | None = None, start: int = 0,
                end: int | None = None, eval_every: int | None = None,
                evaluate: Callable[[int], bool | None] | None = None,
                after_step: Callable[[int, float], bool | None] | None = None, stop_on_nonfinite: bool = True,
                progress: bool = True, desc: str = "training", name: str = "training",
-               where: Callable[[int], str] | None = None) -> Run:
+               where: Callable[[int], str] | None = None,
+               step_gradients: Callable[[int], float] | None = None) -> Run:
     """Steps ``start + 1 .. end`` (default ``steps``) of a run planned for ``steps`` steps; returns a :class:`Run`.
 
     Step n is the four steps of §3.2: ``batch_loss(n)`` draws the batch and gives its error (forward pass and
@@ -119,12 +126,18 @@ def train_loop(batch_loss: Callable[[int], Tensor], optimizer: Optimizer, *, ste
     optimiser's update and the scheduler's next learning rate.  ``evaluate(n)`` runs every ``eval_every``
     steps and at step ``steps``; it or ``after_step(n, loss)`` returning True stops the run after step n.
 
+    ``step_gradients(n)``, given instead of ``batch_loss``, does steps 1–3 itself: it leaves step n's gradients
+    in the parameters' ``.grad`` and returns the batch's loss (:meth:`dlbook.data_parallel.DataParallel.backward`
+    over the batch, for instance, which splits it across cores).
+
     A loss (or, with ``clip``, a gradient norm) that is inf or NaN means training has diverged: every later
     step would be NaN too.  The loop then raises ``FloatingPointError`` naming the step (``where(n)``) and the
     learning rate, unless ``stop_on_nonfinite=False`` (to watch a run diverge on purpose).
     """
     from tqdm.auto import tqdm
 
+    if (batch_loss is None) == (step_gradients is None):
+        raise ValueError("give train_loop exactly one of batch_loss and step_gradients")
     steps = check_positive_int("steps", steps)
     end = steps if end is None else end
     if eval_every is not None:
@@ -135,12 +148,16 @@ def train_loop(batch_loss: Callable[[int], Tensor], optimizer: Optimizer, *, ste
     try:
         for n in range(start + 1, end + 1):
             at = f"{where(n) if where else f'step {n}'} (learning rate {optimizer.lr:.3g})"
-            loss = batch_loss(n)                    # 1. forward pass, 2. the error
-            if stop_on_nonfinite and not np.isfinite(loss.data).all():
-                raise FloatingPointError(f"{name}: training diverged at {at}: the loss is {float(loss.data)}; "
-                                         "lower the learning rate, normalise the inputs or clip the gradients")
-            optimizer.zero_grad()
-            loss.backward()                         # 3. backward pass
+            if step_gradients is None:
+                loss = batch_loss(n)                # 1. forward pass, 2. the error
+                value = float(loss.data)
+                _check_finite(value, stop_on_nonfinite, name, at)
+                optimizer.zero_grad()
+                loss.backward()                     # 3. backward pass
+            else:                                   # 1-3 at once, e.g. split across workers
+                optimizer.zero_grad()
+                value = float(step_gradients(n))
+                _check_finite(value, stop_on_nonfinite, name, at)
             if clip is not None:                    # keep one bad batch from throwing the weights far
                 try:
                     clip_grad_norm(optimizer.params, clip, error_if_nonfinite=stop_on_nonfinite)
@@ -156,7 +173,7 @@ def train_loop(batch_loss: Callable[[int], Tensor], optimizer: Optimizer, *, ste
                 t0 = time.perf_counter()
                 stop = bool(evaluate(n))
                 run.eval_seconds += time.perf_counter() - t0
-            if after_step is not None and after_step(n, float(loss.data)):
+            if after_step is not None and after_step(n, value):
                 stop = True
             if stop:
                 run.stopped = True

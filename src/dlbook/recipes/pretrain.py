@@ -10,7 +10,7 @@ model config and the tokenizer (JSON, in the checkpoint's config), the history
 of losses, and — unless ``--weights-only`` — the optimiser's moments, the step
 and the state of the random generator that draws batches, so ``--resume``
 continues exactly where the run stopped: a resumed run ends bit for bit where
-an uninterrupted one does (one BLAS thread, dropout 0 as in every preset).
+an uninterrupted one does (one BLAS thread; the dropout generator's state is saved too).
 The same seed gives the same checkpoint.
 
 The shipped checkpoints were made with::
@@ -47,18 +47,21 @@ from typing import Any
 
 import numpy as np
 
+from dlbook._checks import check_int
 from dlbook._cli import parse_settings
 from dlbook._signals import StopRequest as _StopRequest
 from dlbook.checkpoint import load_checkpoint
-from dlbook.data.chinese import load_news
-from dlbook.data.text import random_windows, unigram_loss
-from dlbook.data.tokenizers import CharTokenizer
-from dlbook.functional.activations import log_softmax_array
+from dlbook.data.text import random_windows
+from dlbook.data_parallel import DataParallel
 from dlbook.models.gpt import GPT, GPTConfig, load_gpt_state, save_gpt
-from dlbook.modes import eval_mode
 from dlbook.optim import AdamW, WarmupCosine, clip_grad_norm
 from dlbook.recipes.export import export_history, export_weights
-from dlbook.train import evaluate_lm, lr_schedule, train_loop
+from dlbook.recipes.news_lm import NewsData, evaluate, load_news_data, token_losses
+from dlbook.train import lr_schedule, train_loop
+
+# the data and the scores live in news_lm, the exports in export; chapters and tests import them from here too
+__all__ = ["ASSET", "BASE_ASSET", "PRESETS", "STAGE1_ASSET", "NewsData", "PretrainHistory", "best_path", "evaluate",
+           "export_history", "export_weights", "init_path", "load_news_data", "pretrain", "token_losses", "train_step"]
 
 #: The package folder, which ``assets/`` and a preset's relative ``init`` path are read from.
 PACKAGE = Path(__file__).parent.parent
@@ -95,51 +98,6 @@ PRESETS: dict[str, dict[str, Any]] = {
                  save_every=100, init=None),
 }
 
-#: Texts a vocabulary can be fitted on (training splits only).
-VOCABS = ("news", "news+reviews")
-
-
-@dataclass
-class NewsData:
-    """The tokenizer and the token ids of the news splits."""
-
-    tokenizer: CharTokenizer
-    train: np.ndarray
-    val: np.ndarray
-    test: np.ndarray
-
-    @property
-    def unigram_val_loss(self) -> float:
-        """Validation loss (nats per character) of the context-free unigram model — the baseline to beat."""
-        return unigram_loss(self.train, self.val, self.tokenizer.vocab_size)
-
-
-_DATA: dict[tuple[int, str], NewsData] = {}
-
-
-def load_news_data(min_freq: int = 5, vocab: str = "news") -> NewsData:
-    """People's Daily as character ids.
-
-    The vocabulary keeps characters seen ``min_freq`` times in the training
-    text: the news alone (``vocab="news"``), or the news and the training
-    reviews (``"news+reviews"``, so the fine-tuning text of 5.3 has few
-    ``<unk>``).  Validation and test text never choose the vocabulary.
-    """
-    if vocab not in VOCABS:
-        raise ValueError(f"vocab must be one of {VOCABS}, got {vocab!r}")
-    key = (min_freq, vocab)
-    if key not in _DATA:
-        news = load_news()
-        text = news.train
-        if vocab == "news+reviews":
-            from dlbook.data.chinese import load_reviews
-
-            text = text + "\n" + "\n".join(load_reviews().train_text)
-        tok = CharTokenizer.fit(text, min_freq=min_freq)
-        _DATA[key] = NewsData(tok, tok.encode(news.train), tok.encode(news.val), tok.encode(news.test))
-    return _DATA[key]
-
-
 @dataclass
 class PretrainHistory:
     """Training loss every step, validation loss every ``eval_every`` steps, and the wall-clock time."""
@@ -173,47 +131,6 @@ def train_step(model: GPT, optimizer: AdamW, scheduler: WarmupCosine, x: np.ndar
     optimizer.step()                             # update
     scheduler.step()                             # learning rate for the next step
     return float(loss.data)
-
-
-def evaluate(model: GPT, ids: np.ndarray, max_windows: int | None = None, batch_size: int = 64) -> float:
-    """Mean next-token loss (nats per token) over non-overlapping context-long windows of ``ids`` (T,)."""
-    return evaluate_lm(model, ids, model.config.context, batch_size, max_windows)
-
-
-def token_losses(model: GPT, ids: np.ndarray, stride: int | None = None, batch_size: int = 32) -> np.ndarray:
-    """−log p(ids[t] | ids[max(0, t−L)…t−1]) for every t ≥ 1 of a long text: (len(ids) − 1,) nats.
-
-    The text is cut into context-long windows that overlap: window k starts at
-    k·``stride`` (default half the context L) and scores only the positions no
-    earlier window scored, so every token but the first L is predicted with at
-    least L − stride tokens before it — a fair comparison with an n-gram, which
-    always sees its n − 1 previous tokens.  (Non-overlapping windows, as
-    :func:`evaluate` uses for speed, give the first token of each window no
-    context at all.)
-    """
-    ids = np.asarray(ids)
-    L = model.config.context
-    stride = L // 2 if stride is None else stride
-    if not 1 <= stride <= L:
-        raise ValueError(f"stride must lie in [1, context={L}], got {stride}")
-    if ids.ndim != 1 or len(ids) < L + 1:
-        raise ValueError(f"ids must be 1-D with at least context + 1 = {L + 1} tokens, got shape {ids.shape}")
-    starts = list(range(0, len(ids) - L, stride))
-    if starts[-1] + L < len(ids) - 1:
-        starts.append(len(ids) - 1 - L)               # a last window ending at the text's end
-    out = np.full(len(ids) - 1, np.nan)
-    with eval_mode(model):
-        for i in range(0, len(starts), batch_size):
-            chunk = starts[i:i + batch_size]
-            x = np.stack([ids[s:s + L] for s in chunk])
-            y = np.stack([ids[s + 1:s + L + 1] for s in chunk])
-            logp = log_softmax_array(model(x).data.astype(np.float64))
-            nll = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
-            for row, s in enumerate(chunk):
-                # positions s..s+L-1 predict ids[s+1..s+L]; keep those not yet scored
-                fresh = np.isnan(out[s:s + L])
-                out[s:s + L][fresh] = nll[row][fresh]
-    return out
 
 
 def _settings(preset: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -268,6 +185,11 @@ def _init_from(model: GPT, data: NewsData, init: str) -> None:
     load_gpt_state(model, {k: v.astype(np.float32) for k, v in first.state_dict().items()}, source=str(path))
 
 
+def _window_loss(model: GPT, x: np.ndarray, y: np.ndarray) -> Any:
+    """The mean next-character loss of one worker's windows (what :class:`DataParallel` splits)."""
+    return model.loss(x, y)
+
+
 def best_path(out: str | Path) -> Path:
     """Where a run saved at ``out`` keeps its best-validation weights: ``name.best.npz`` beside it."""
     out = Path(out)
@@ -276,7 +198,7 @@ def best_path(out: str | Path) -> Path:
 
 def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None, resume: bool = False,
              stop_after: int | None = None, weights_only: bool = False, progress: bool = True,
-             **overrides: Any) -> tuple[GPT, PretrainHistory]:
+             workers: int = 1, **overrides: Any) -> tuple[GPT, PretrainHistory]:
     """Pretrain the GPT of ``preset`` from ``seed``; returns (model, history).
 
     ``overrides`` change a preset's settings (e.g. ``steps=50``).  With ``out``
@@ -288,7 +210,12 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
     interrupted — the schedule still follows ``steps``.  SIGTERM or Ctrl-C
     saves at the end of the current step and returns.  A non-finite loss stops
     the run with an error naming the step and the learning rate.
+
+    ``workers`` > 1 splits each batch across that many threads (:class:`dlbook.data_parallel.DataParallel`;
+    run with one BLAS thread): the same gradients up to rounding, so a run is reproducible bit for bit at a
+    given number of workers, not across numbers.  It is not a setting, as the model learns the same thing.
     """
+    workers = check_int("workers", workers, minimum=1)
     s = _settings(preset, overrides)
     data = load_news_data(s["min_freq"], s["vocab"])
     config = GPTConfig.preset(s["model"], data.tokenizer.vocab_size, dropout=s["dropout"])
@@ -331,6 +258,13 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
         history.loss.append(float(loss.data))
         return loss
 
+    def split_gradients(n: int) -> float:
+        loss = parallel.backward(_window_loss, *random_windows(data.train, s["batch_size"], config.context,
+                                                                batch_rng))
+        history.step.append(n)
+        history.loss.append(loss)
+        return loss
+
     def save(path: Path, n: int, without_optimiser: bool) -> None:
         history.seconds = time.perf_counter() - start
         _save(path, model, data, opt, s, seed, n, history, batch_rng, without_optimiser)
@@ -350,9 +284,12 @@ def pretrain(preset: str = "tiny", seed: int = 0, out: str | Path | None = None,
             return stop.signal is not None
 
         model.train()
-        run = train_loop(batch_loss, opt, steps=s["steps"], scheduler=sched, clip=s["clip"], start=step, end=end,
-                         eval_every=s["eval_every"], evaluate=validate, after_step=after_step, progress=progress,
-                         desc=f"pretraining ({preset})", name="pretraining")
+        with DataParallel(model, workers) as parallel:
+            parallel.train()
+            run = train_loop(batch_loss if workers == 1 else None, opt, steps=s["steps"], scheduler=sched,
+                             clip=s["clip"], start=step, end=end, eval_every=s["eval_every"], evaluate=validate,
+                             after_step=after_step, progress=progress, desc=f"pretraining ({preset})",
+                             name="pretraining", step_gradients=split_gradients if workers > 1 else None)
     history.seconds = time.perf_counter() - start
     if out is not None:
         save(out, run.step, weights_only)
@@ -369,6 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="override any other preset setting (value read as JSON), e.g. dropout=0.0")
     parser.add_argument("--resume", action="store_true", help="continue the run saved at --out")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="split each batch across this many threads (one BLAS thread each): 2 uses both cores")
     parser.add_argument("--stop-after", type=int, default=None, help="stop after this many steps (to resume later)")
     parser.add_argument("--weights-only", action="store_true", help="leave the optimiser state out (smaller file)")
     parser.add_argument("--export-from", type=Path, default=None,
@@ -384,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{args.out}: float16 weights of {args.export_from}")
         return
     model, history = pretrain(args.preset, args.seed, args.out, args.resume, args.stop_after, args.weights_only,
-                              **{**parse_settings(args.set), "steps": args.steps})
+                              workers=args.workers, **{**parse_settings(args.set), "steps": args.steps})
     p = PRESETS[args.preset]
     data = load_news_data(p["min_freq"], p["vocab"])
     last = history.val_loss[-1] if history.val_loss else float("nan")
