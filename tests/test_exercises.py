@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, exercises, get
+from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, ch3_3, exercises, get
 from dlbook.exercises._registry import explore, register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +21,7 @@ CHAPTERS_DONE = {
     "2": "2-core-concepts",
     "3.1": "3-1-neural-network-basics",
     "3.2": "3-2-backpropagation",
+    "3.3": "3-3-cnn",
 }
 
 
@@ -42,6 +43,21 @@ def sgd_step(w, grad, velocity, lr, momentum):
     return w - lr * velocity, velocity
 
 
+def conv2d(x, k):
+    (h, w), (kh, kw) = x.shape, k.shape
+    y = np.zeros((h - kh + 1, w - kw + 1))
+    for i in range(y.shape[0]):
+        for j in range(y.shape[1]):
+            y[i, j] = np.sum(x[i:i + kh, j:j + kw] * k)
+    return y
+
+
+def max_pool(x, k):
+    n, c, h, w = x.shape
+    ho, wo = h // k, w // k
+    return x[:, :, :ho * k, :wo * k].reshape(n, c, ho, k, wo, k).max(axis=(3, 5))
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -57,6 +73,10 @@ SOLUTIONS = {
     "3.2-linear-backward": lambda x, W, g: (g @ W, g.T @ x, g.sum(axis=0)),
     "3.2-softmax-backward": lambda p, g: p * (g - np.sum(g * p, axis=-1, keepdims=True)),
     "3.2-sgd-step": sgd_step,
+    "3.3-conv-shape": (8, 24, (32 + 2 * 2 - 5) // 2 + 1, (32 + 2 * 2 - 5) // 2 + 1),
+    "3.3-conv-parameters": 24 * 3 * 5 * 5 + 24,
+    "3.3-conv2d": conv2d,
+    "3.3-max-pool": max_pool,
 }
 
 
@@ -114,6 +134,15 @@ WRONG_NUMBERS = [
     ("3.2-gradient-w1", 0.2618, "∂E/∂z"),
     ("3.2-gradient-w1", 0.1964, "factor 2"),
     ("3.2-gradient-w1", -0.1309, "∂E/∂w₂"),
+    ("3.3-conv-shape", (8, 24, 14, 14), "padding is missing"),
+    ("3.3-conv-shape", (8, 24, 15, 15), "both sides"),
+    ("3.3-conv-shape", (8, 24, 17, 17), "round the division down"),
+    ("3.3-conv-shape", (8, 24, 32, 32), "stride is missing"),
+    ("3.3-conv-shape", (8, 3, 16, 16), "C_out, not C_in"),
+    ("3.3-conv-shape", (8, 16, 16, 24), "(N, C, H, W)"),
+    ("3.3-conv-parameters", 1800, "bias is missing"),
+    ("3.3-conv-parameters", 624, "all input channels"),
+    ("3.3-conv-parameters", 1824 * 16 * 16, "every position"),
 ]
 
 
@@ -129,9 +158,13 @@ def test_a_wrong_answer_fails_with_its_hint(exercise_id: str, answer, words: str
 def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
     """A hint says where to look, not what the number is: neither after a wrong answer nor after a right one."""
     shown = {"2-mlp-parameters": ["283"], "3.1-param-count": ["235,146", "235146"], "3.1-cross-entropy": ["0.417"],
-             "3.2-gradient-w1": ["0.392", "0.393"], "2-cnn-shape": ["(3, 32, 4, 4)"]}
+             "3.2-gradient-w1": ["0.392", "0.393"], "2-cnn-shape": ["(3, 32, 4, 4)"],
+             "3.3-conv-shape": ["(8, 24, 16, 16)", "16"], "3.3-conv-parameters": ["1,824", "1824"]}
     for exercise_id, texts in shown.items():
-        wrong = [(3, 32, 8, 8), (1, 1)] if exercise_id == "2-cnn-shape" else [1, 260, 234_752, 0.659, 1.575]
+        if exercise_id.endswith("shape"):
+            wrong = [(3, 32, 8, 8), (1, 1), (8, 24, 14, 14), (8, 24, 32, 32)]
+        else:
+            wrong = [1, 260, 234_752, 0.659, 1.575, 1800, 624]
         for answer in [*wrong, SOLUTIONS[exercise_id]]:
             _, out = run(capsys, get(exercise_id).checker, answer)
             assert not any(t in out for t in texts), (exercise_id, answer, out)
@@ -166,6 +199,13 @@ WRONG_FUNCTIONS = [
      ["n_layers=32, d_model=4096, rank=8", "you returned 2,097,152, expected 4,194,304", "two factors"]),
     ("1-lora-count", lambda n_layers, d_model, rank: None, ["returned None", "return"]),
     ("1-lora-count", lambda n_layers, d_model, rank: 1 / 0, ["raised ZeroDivisionError"]),
+    ("3.3-conv2d", lambda x, k: conv2d(x, k[::-1, ::-1]), ["x: (5, 5), k: (3, 3)", "at index (0, 0)", "flipped"]),
+    ("3.3-conv2d", lambda x, k: np.zeros(x.shape), ["should have shape (3, 3), yours has shape (5, 5)"]),
+    ("3.3-max-pool", lambda x, k: x.reshape(*x.shape[:2], x.shape[2] // k, k, x.shape[3] // k, k).mean(axis=(3, 5)),
+     ["x: (2, 3, 4, 4), k=2", "average pooling"]),
+    ("3.3-max-pool", lambda x, k: x.reshape(*x.shape[:2], x.shape[2] // k, k, x.shape[3] // k, k).max(axis=(3, 5)),
+     ["x: (1, 1, 5, 7), k=2", "raised ValueError", "drop the last rows or columns"]),
+    ("3.3-max-pool", lambda x, k: x[:, :, ::k, ::k], ["x: (2, 3, 4, 4), k=2", "the output is wrong"]),
 ]
 
 
@@ -209,11 +249,20 @@ def test_a_number_checker_rejects_what_is_not_a_number(answer) -> None:
 def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
     with pytest.raises(TypeError, match="answer must be a shape"):
         ch2.check_pool_shape(answer)
+    with pytest.raises(TypeError, match="answer must be a shape"):
+        ch3_3.check_conv_shape(answer)
+
+
+@pytest.mark.parametrize("checker", [ch3_3.check_conv_parameters])
+@pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
+def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
+    with pytest.raises((TypeError, ValueError), match="answer"):
+        checker(answer)
 
 
 @pytest.mark.parametrize("checker", [ch1.check_lora_parameters, ch2.check_forward, ch3_1.check_softmax,
                                      ch3_1.check_neuron, ch3_2.check_linear_backward, ch3_2.check_softmax_backward,
-                                     ch3_2.check_sgd_step])
+                                     ch3_2.check_sgd_step, ch3_3.check_conv2d, ch3_3.check_max_pool])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))

@@ -21,6 +21,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "2": "ch2",
     "3.1": "ch3_1",
     "3.2": "ch3_2",
+    "3.3": "ch3_3",
 }
 
 _EXERCISES: dict[str, Exercise] = {}
