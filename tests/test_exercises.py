@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, ch3_3, exercises, get
+from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, ch3_3, ch3_4, exercises, get
 from dlbook.exercises._registry import explore, register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +22,7 @@ CHAPTERS_DONE = {
     "3.1": "3-1-neural-network-basics",
     "3.2": "3-2-backpropagation",
     "3.3": "3-3-cnn",
+    "3.4": "3-4-rnn",
 }
 
 
@@ -58,6 +59,22 @@ def max_pool(x, k):
     return x[:, :, :ho * k, :wo * k].reshape(n, c, ho, k, wo, k).max(axis=(3, 5))
 
 
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh, swap_z=False, reset_before=False):
+    n_hidden = h.shape[1]
+    r_, z_, n_ = (slice(k * n_hidden, (k + 1) * n_hidden) for k in range(3))
+    gi, gh = x @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+    r, z = sigmoid(gi[:, r_] + gh[:, r_]), sigmoid(gi[:, z_] + gh[:, z_])
+    if reset_before:
+        n = np.tanh(gi[:, n_] + (r * h) @ w_hh[n_].T + b_hh[n_])
+    else:
+        n = np.tanh(gi[:, n_] + r * gh[:, n_])
+    return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -77,6 +94,9 @@ SOLUTIONS = {
     "3.3-conv-parameters": 24 * 3 * 5 * 5 + 24,
     "3.3-conv2d": conv2d,
     "3.3-max-pool": max_pool,
+    "3.4-rnn-steps": float(np.tanh(-1.0 * np.tanh(0.5 * 1.0 + 0.2) + 0.5 * 2.0 + 0.2)),
+    "3.4-lstm-parameters": 4 * (128 * 32 + 128 * 128 + 128 + 128),
+    "3.4-gru-cell": gru_cell,
 }
 
 
@@ -143,6 +163,16 @@ WRONG_NUMBERS = [
     ("3.3-conv-parameters", 1800, "bias is missing"),
     ("3.3-conv-parameters", 624, "all input channels"),
     ("3.3-conv-parameters", 1824 * 16 * 16, "every position"),
+    ("3.4-rnn-steps", 0.6044, "That is h₁"),
+    ("3.4-rnn-steps", 0.5, "activation is missing"),
+    ("3.4-rnn-steps", 0.8337, "recurrent term is missing"),
+    ("3.4-rnn-steps", 0.9473, "sign of w_hh"),
+    ("3.4-rnn-steps", 0.4621, "the first one too"),
+    ("3.4-lstm-parameters", 62_208, "That is a GRU"),
+    ("3.4-lstm-parameters", 20_736, "plain RNN"),
+    ("3.4-lstm-parameters", 82_432, "two bias vectors"),
+    ("3.4-lstm-parameters", 81_920, "biases are missing"),
+    ("3.4-lstm-parameters", 17_408, "W_hh"),
 ]
 
 
@@ -159,7 +189,8 @@ def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]
     """A hint says where to look, not what the number is: neither after a wrong answer nor after a right one."""
     shown = {"2-mlp-parameters": ["283"], "3.1-param-count": ["235,146", "235146"], "3.1-cross-entropy": ["0.417"],
              "3.2-gradient-w1": ["0.392", "0.393"], "2-cnn-shape": ["(3, 32, 4, 4)"],
-             "3.3-conv-shape": ["(8, 24, 16, 16)", "16"], "3.3-conv-parameters": ["1,824", "1824"]}
+             "3.3-conv-shape": ["(8, 24, 16, 16)", "16"], "3.3-conv-parameters": ["1,824", "1824"],
+             "3.4-rnn-steps": ["0.533", "0.534"], "3.4-lstm-parameters": ["82,944", "82944"]}
     for exercise_id, texts in shown.items():
         if exercise_id.endswith("shape"):
             wrong = [(3, 32, 8, 8), (1, 1), (8, 24, 14, 14), (8, 24, 32, 32)]
@@ -206,6 +237,12 @@ WRONG_FUNCTIONS = [
     ("3.3-max-pool", lambda x, k: x.reshape(*x.shape[:2], x.shape[2] // k, k, x.shape[3] // k, k).max(axis=(3, 5)),
      ["x: (1, 1, 5, 7), k=2", "raised ValueError", "drop the last rows or columns"]),
     ("3.3-max-pool", lambda x, k: x[:, :, ::k, ::k], ["x: (2, 3, 4, 4), k=2", "the output is wrong"]),
+    ("3.4-gru-cell", lambda *args: gru_cell(*args, swap_z=True),
+     ["x: (2, 3), h: (2, 4), w_ih: (12, 3)", "at index (0, 0)", "share of the *old* state"]),
+    ("3.4-gru-cell", lambda *args: gru_cell(*args, reset_before=True), ["applies it after"]),
+    ("3.4-gru-cell", lambda x, h, w_ih, w_hh, b_ih, b_hh: x @ w_ih, ["raised ValueError", "blocks r, z, n"]),
+    ("3.4-gru-cell", lambda x, h, w_ih, w_hh, b_ih, b_hh: np.tanh(x @ w_ih.T + b_ih),
+     ["should have shape (2, 4), yours has shape (2, 12)"]),
 ]
 
 
@@ -253,7 +290,8 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
         ch3_3.check_conv_shape(answer)
 
 
-@pytest.mark.parametrize("checker", [ch3_3.check_conv_parameters])
+@pytest.mark.parametrize("checker", [ch3_3.check_conv_parameters, ch3_4.check_rnn_steps,
+                                     ch3_4.check_lstm_parameters])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
 def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
     with pytest.raises((TypeError, ValueError), match="answer"):
@@ -262,7 +300,8 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
 
 @pytest.mark.parametrize("checker", [ch1.check_lora_parameters, ch2.check_forward, ch3_1.check_softmax,
                                      ch3_1.check_neuron, ch3_2.check_linear_backward, ch3_2.check_softmax_backward,
-                                     ch3_2.check_sgd_step, ch3_3.check_conv2d, ch3_3.check_max_pool])
+                                     ch3_2.check_sgd_step, ch3_3.check_conv2d, ch3_3.check_max_pool,
+                                     ch3_4.check_gru_cell])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))

@@ -22,6 +22,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "3.1": "ch3_1",
     "3.2": "ch3_2",
     "3.3": "ch3_3",
+    "3.4": "ch3_4",
 }
 
 _EXERCISES: dict[str, Exercise] = {}
