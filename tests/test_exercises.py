@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, ch3_3, ch3_4, exercises, get
+from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, ch3_3, ch3_4, ch3_5, exercises, get
 from dlbook.exercises._registry import explore, register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +23,7 @@ CHAPTERS_DONE = {
     "3.2": "3-2-backpropagation",
     "3.3": "3-3-cnn",
     "3.4": "3-4-rnn",
+    "3.5": "3-5-transformer",
 }
 
 
@@ -75,6 +76,16 @@ def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh, swap_z=False, reset_before=False):
     return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
 
 
+def causal_attention(q, k, v, mask="causal", scale=True, after_softmax=False):
+    t = q.shape[-2]
+    scores = q @ np.swapaxes(k, -1, -2) / (np.sqrt(q.shape[-1]) if scale else 1.0)
+    allowed = {"causal": np.tril(np.ones((t, t), bool)), "none": np.ones((t, t), bool),
+               "future": np.triu(np.ones((t, t), bool))}[mask]
+    if after_softmax:
+        return softmax(scores) * allowed @ v
+    return softmax(np.where(allowed, scores, -np.inf)) @ v
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -97,6 +108,9 @@ SOLUTIONS = {
     "3.4-rnn-steps": float(np.tanh(-1.0 * np.tanh(0.5 * 1.0 + 0.2) + 0.5 * 2.0 + 0.2)),
     "3.4-lstm-parameters": 4 * (128 * 32 + 128 * 128 + 128 + 128),
     "3.4-gru-cell": gru_cell,
+    "3.5-attention-output": float(softmax(np.array([1.0, 2.0, 3.0]) / np.sqrt(2)) @ np.array([1.0, -1.0, 2.0])),
+    "3.5-causal-attention": causal_attention,
+    "3.5-encoder-parameters": (3 * 64 * 64 + 3 * 64) + (64 * 64 + 64) + (64 * 256 + 256) + (256 * 64 + 64) + 4 * 64,
 }
 
 
@@ -173,6 +187,16 @@ WRONG_NUMBERS = [
     ("3.4-lstm-parameters", 82_432, "two bias vectors"),
     ("3.4-lstm-parameters", 81_920, "biases are missing"),
     ("3.4-lstm-parameters", 17_408, "W_hh"),
+    ("3.5-attention-output", 1.1758, "scaling is missing"),
+    ("3.5-attention-output", 0.8921, "not by d_k"),
+    ("3.5-attention-output", 2 / 3, "plain average"),
+    ("3.5-attention-output", 2.0, "best key alone"),
+    ("3.5-attention-output", 0.5760, "weight of the third key"),
+    ("3.5-encoder-parameters", 49_728, "LayerNorms have parameters"),
+    ("3.5-encoder-parameters", 45_824, "output projection"),
+    ("3.5-encoder-parameters", 99_904, "heads share the projections"),
+    ("3.5-encoder-parameters", 49_408, "biases are missing"),
+    ("3.5-encoder-parameters", 50_112, "two LayerNorms"),
 ]
 
 
@@ -190,7 +214,8 @@ def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]
     shown = {"2-mlp-parameters": ["283"], "3.1-param-count": ["235,146", "235146"], "3.1-cross-entropy": ["0.417"],
              "3.2-gradient-w1": ["0.392", "0.393"], "2-cnn-shape": ["(3, 32, 4, 4)"],
              "3.3-conv-shape": ["(8, 24, 16, 16)", "16"], "3.3-conv-parameters": ["1,824", "1824"],
-             "3.4-rnn-steps": ["0.533", "0.534"], "3.4-lstm-parameters": ["82,944", "82944"]}
+             "3.4-rnn-steps": ["0.533", "0.534"], "3.4-lstm-parameters": ["82,944", "82944"],
+             "3.5-attention-output": ["1.00", "1.01"], "3.5-encoder-parameters": ["49,984", "49984"]}
     for exercise_id, texts in shown.items():
         if exercise_id.endswith("shape"):
             wrong = [(3, 32, 8, 8), (1, 1), (8, 24, 14, 14), (8, 24, 32, 32)]
@@ -243,6 +268,15 @@ WRONG_FUNCTIONS = [
     ("3.4-gru-cell", lambda x, h, w_ih, w_hh, b_ih, b_hh: x @ w_ih, ["raised ValueError", "blocks r, z, n"]),
     ("3.4-gru-cell", lambda x, h, w_ih, w_hh, b_ih, b_hh: np.tanh(x @ w_ih.T + b_ih),
      ["should have shape (2, 4), yours has shape (2, 12)"]),
+    ("3.5-causal-attention", lambda q, k, v: causal_attention(q, k, v, mask="none"),
+     ["q: (4, 3), k: (4, 3), v: (4, 2)", "at index (0, 0)", "There is no mask"]),
+    ("3.5-causal-attention", lambda q, k, v: causal_attention(q, k, v, mask="future"), ["wrong way round"]),
+    ("3.5-causal-attention", lambda q, k, v: causal_attention(q, k, v, after_softmax=True),
+     ["at index (0, 0)", "*before* the softmax"]),
+    ("3.5-causal-attention", lambda q, k, v: causal_attention(q, k, v, scale=False),
+     ["at index (1, 0)", "scaling is missing"]),
+    ("3.5-causal-attention", lambda q, k, v: causal_attention(q, k, v) if q.ndim == 2 else softmax(q @ k.T) @ v,
+     ["q: (2, 5, 4)", "raised ValueError", "np.swapaxes(k, -1, -2)"]),
 ]
 
 
@@ -291,7 +325,8 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
 
 
 @pytest.mark.parametrize("checker", [ch3_3.check_conv_parameters, ch3_4.check_rnn_steps,
-                                     ch3_4.check_lstm_parameters])
+                                     ch3_4.check_lstm_parameters, ch3_5.check_attention_output,
+                                     ch3_5.check_encoder_parameters])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
 def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
     with pytest.raises((TypeError, ValueError), match="answer"):
@@ -301,7 +336,7 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
 @pytest.mark.parametrize("checker", [ch1.check_lora_parameters, ch2.check_forward, ch3_1.check_softmax,
                                      ch3_1.check_neuron, ch3_2.check_linear_backward, ch3_2.check_softmax_backward,
                                      ch3_2.check_sgd_step, ch3_3.check_conv2d, ch3_3.check_max_pool,
-                                     ch3_4.check_gru_cell])
+                                     ch3_4.check_gru_cell, ch3_5.check_causal_attention])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))

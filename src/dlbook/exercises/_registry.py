@@ -23,6 +23,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "3.2": "ch3_2",
     "3.3": "ch3_3",
     "3.4": "ch3_4",
+    "3.5": "ch3_5",
 }
 
 _EXERCISES: dict[str, Exercise] = {}
