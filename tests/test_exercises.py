@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, ch3_3, ch3_4, ch3_5, exercises, get
+from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, ch3_3, ch3_4, ch3_5, ch4_1, exercises, get
 from dlbook.exercises._registry import explore, register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +24,7 @@ CHAPTERS_DONE = {
     "3.3": "3-3-cnn",
     "3.4": "3-4-rnn",
     "3.5": "3-5-transformer",
+    "4.1": "4-1-layer-formula",
 }
 
 
@@ -86,6 +87,27 @@ def causal_attention(q, k, v, mask="causal", scale=True, after_softmax=False):
     return softmax(np.where(allowed, scores, -np.inf)) @ v
 
 
+def gelu_derivative(z, first_term_only=False):
+    c = np.sqrt(2 / np.pi)
+    t = np.tanh(c * (z + 0.044715 * z**3))
+    if first_term_only:
+        return 0.5 * (1 + t)
+    return 0.5 * (1 + t) + 0.5 * z * (1 - t**2) * c * (1 + 3 * 0.044715 * z**2)
+
+
+def cross_entropy(z, y, naive=False):
+    n, rows = len(z), np.arange(len(z))
+    if naive:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):   # it overflows, as it should here
+            p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+            loss = -np.log(p[rows, y]).mean()
+    else:
+        m = z.max(axis=1, keepdims=True)
+        p = np.exp(z - m) / np.exp(z - m).sum(axis=1, keepdims=True)
+        loss = (np.log(np.exp(z - m).sum(axis=1)) + m[:, 0] - z[rows, y]).mean()
+    return loss, (p - np.eye(z.shape[1])[y]) / n
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -111,6 +133,9 @@ SOLUTIONS = {
     "3.5-attention-output": float(softmax(np.array([1.0, 2.0, 3.0]) / np.sqrt(2)) @ np.array([1.0, -1.0, 2.0])),
     "3.5-causal-attention": causal_attention,
     "3.5-encoder-parameters": (3 * 64 * 64 + 3 * 64) + (64 * 64 + 64) + (64 * 256 + 256) + (256 * 64 + 64) + 4 * 64,
+    "4.1-ce-gradient": float((softmax(np.array([0.5, 2.5, -1.0]))[2] - 1) / 2),
+    "4.1-gelu-derivative": gelu_derivative,
+    "4.1-cross-entropy": cross_entropy,
 }
 
 
@@ -197,6 +222,11 @@ WRONG_NUMBERS = [
     ("3.5-encoder-parameters", 99_904, "heads share the projections"),
     ("3.5-encoder-parameters", 49_408, "biases are missing"),
     ("3.5-encoder-parameters", 50_112, "two LayerNorms"),
+    ("4.1-ce-gradient", -0.9741, "divide by N"),
+    ("4.1-ce-gradient", 0.01295, "subtract the one-hot target"),
+    ("4.1-ce-gradient", 0.4870, "sign"),
+    ("4.1-ce-gradient", -19.2986, "∂E/∂p"),
+    ("4.1-ce-gradient", 0.04928, "first example"),
 ]
 
 
@@ -215,7 +245,8 @@ def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]
              "3.2-gradient-w1": ["0.392", "0.393"], "2-cnn-shape": ["(3, 32, 4, 4)"],
              "3.3-conv-shape": ["(8, 24, 16, 16)", "16"], "3.3-conv-parameters": ["1,824", "1824"],
              "3.4-rnn-steps": ["0.533", "0.534"], "3.4-lstm-parameters": ["82,944", "82944"],
-             "3.5-attention-output": ["1.00", "1.01"], "3.5-encoder-parameters": ["49,984", "49984"]}
+             "3.5-attention-output": ["1.00", "1.01"], "3.5-encoder-parameters": ["49,984", "49984"],
+             "4.1-ce-gradient": ["0.487"]}
     for exercise_id, texts in shown.items():
         if exercise_id.endswith("shape"):
             wrong = [(3, 32, 8, 8), (1, 1), (8, 24, 14, 14), (8, 24, 32, 32)]
@@ -277,6 +308,17 @@ WRONG_FUNCTIONS = [
      ["at index (1, 0)", "scaling is missing"]),
     ("3.5-causal-attention", lambda q, k, v: causal_attention(q, k, v) if q.ndim == 2 else softmax(q @ k.T) @ v,
      ["q: (2, 5, 4)", "raised ValueError", "np.swapaxes(k, -1, -2)"]),
+    ("4.1-gelu-derivative", lambda z: gelu_derivative(z, first_term_only=True),
+     ["z: (9,)", "GELU'(z) is wrong", "at index (0,)", "product rule"]),
+    ("4.1-gelu-derivative", lambda z: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z**3))),
+     ["GELU itself"]),
+    ("4.1-cross-entropy", lambda z, y: cross_entropy(z, y, naive=True),
+     ["z: (3, 4), y: (3,)", "loss is wrong: you returned", "subtract each row's maximum"]),
+    ("4.1-cross-entropy", lambda z, y: (cross_entropy(z, y)[0], cross_entropy(z, y)[1] * len(z)),
+     ["z: (4, 3), y: (4,)", "dz is wrong", "factor 1/N"]),
+    ("4.1-cross-entropy", lambda z, y: (cross_entropy(z, y)[0] * len(z), cross_entropy(z, y)[1]),
+     ["loss is wrong", "not the sum"]),
+    ("4.1-cross-entropy", lambda z, y: cross_entropy(z, y)[1], ["return 2 things, (loss, dz)"]),
 ]
 
 
@@ -326,7 +368,7 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
 
 @pytest.mark.parametrize("checker", [ch3_3.check_conv_parameters, ch3_4.check_rnn_steps,
                                      ch3_4.check_lstm_parameters, ch3_5.check_attention_output,
-                                     ch3_5.check_encoder_parameters])
+                                     ch3_5.check_encoder_parameters, ch4_1.check_ce_gradient])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
 def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
     with pytest.raises((TypeError, ValueError), match="answer"):
@@ -336,7 +378,8 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
 @pytest.mark.parametrize("checker", [ch1.check_lora_parameters, ch2.check_forward, ch3_1.check_softmax,
                                      ch3_1.check_neuron, ch3_2.check_linear_backward, ch3_2.check_softmax_backward,
                                      ch3_2.check_sgd_step, ch3_3.check_conv2d, ch3_3.check_max_pool,
-                                     ch3_4.check_gru_cell, ch3_5.check_causal_attention])
+                                     ch3_4.check_gru_cell, ch3_5.check_causal_attention,
+                                     ch4_1.check_gelu_derivative, ch4_1.check_cross_entropy])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))

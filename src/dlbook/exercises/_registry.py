@@ -24,6 +24,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "3.3": "ch3_3",
     "3.4": "ch3_4",
     "3.5": "ch3_5",
+    "4.1": "ch4_1",
 }
 
 _EXERCISES: dict[str, Exercise] = {}
