@@ -25,6 +25,7 @@ def _loss(model: GPT, x: np.ndarray, y: np.ndarray):
 
 @pytest.mark.parametrize("workers", [2, 4])
 def test_split_batch_gives_the_full_batch_gradient(workers: int) -> None:
+    """Verifies (eq-data-parallel): the mean of the slices' gradients is the full batch's gradient."""
     x, y = _batch()
     one = _model()
     full = one.loss(x, y)

@@ -85,6 +85,7 @@ class DataParallel:
         on every worker, and leave the mean of the slices' gradients in the model's ``.grad``.
 
         ``loss_fn`` must return the *mean* loss of its slice (a scalar Tensor).  Returns the batch's mean loss.
+        Implements (eq-data-parallel).
         """
         n = len(batch[0]) if batch else 0
         if not batch or any(len(b) != n for b in batch):
