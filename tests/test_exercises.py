@@ -10,7 +10,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlbook.exercises import CHAPTER_MODULES, KINDS, ch1, ch2, ch3_1, ch3_2, ch3_3, ch3_4, ch3_5, ch4_1, exercises, get
+from dlbook.exercises import (
+    CHAPTER_MODULES,
+    KINDS,
+    ch1,
+    ch2,
+    ch3_1,
+    ch3_2,
+    ch3_3,
+    ch3_4,
+    ch3_5,
+    ch4_1,
+    ch4_2,
+    exercises,
+    get,
+)
 from dlbook.exercises._registry import explore, register
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +39,7 @@ CHAPTERS_DONE = {
     "3.4": "3-4-rnn",
     "3.5": "3-5-transformer",
     "4.1": "4-1-layer-formula",
+    "4.2": "4-2-backprop-formula",
 }
 
 
@@ -108,6 +123,22 @@ def cross_entropy(z, y, naive=False):
     return loss, (p - np.eye(z.shape[1])[y]) / n
 
 
+def numerical_gradient(f, x, h, forward=False):
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[i] = h
+        grad.flat[i] = (f(x + e) - f(x)) / h if forward else (f(x + e) - f(x - e)) / (2 * h)
+    return grad
+
+
+def adam_step(w, grad, m, v, t, lr, beta1, beta2, eps, corrected=True):
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * grad**2
+    m_hat, v_hat = (m / (1 - beta1**t), v / (1 - beta2**t)) if corrected else (m, v)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -136,6 +167,9 @@ SOLUTIONS = {
     "4.1-ce-gradient": float((softmax(np.array([0.5, 2.5, -1.0]))[2] - 1) / 2),
     "4.1-gelu-derivative": gelu_derivative,
     "4.1-cross-entropy": cross_entropy,
+    "4.2-adam-first-step": 1.0 - 0.1 * 0.02 / (0.02 + 1e-8),
+    "4.2-numerical-gradient": numerical_gradient,
+    "4.2-adam-step": adam_step,
 }
 
 
@@ -227,6 +261,11 @@ WRONG_NUMBERS = [
     ("4.1-ce-gradient", 0.4870, "sign"),
     ("4.1-ce-gradient", -19.2986, "∂E/∂p"),
     ("4.1-ce-gradient", 0.04928, "first example"),
+    ("4.2-adam-first-step", 0.6838, "bias correction is missing"),
+    ("4.2-adam-first-step", -2.162, "Correct v as well"),
+    ("4.2-adam-first-step", 0.99, "Correct m as well"),
+    ("4.2-adam-first-step", 0.998, "plain SGD"),
+    ("4.2-adam-first-step", 1.1, "against the gradient"),
 ]
 
 
@@ -246,7 +285,7 @@ def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]
              "3.3-conv-shape": ["(8, 24, 16, 16)", "16"], "3.3-conv-parameters": ["1,824", "1824"],
              "3.4-rnn-steps": ["0.533", "0.534"], "3.4-lstm-parameters": ["82,944", "82944"],
              "3.5-attention-output": ["1.00", "1.01"], "3.5-encoder-parameters": ["49,984", "49984"],
-             "4.1-ce-gradient": ["0.487"]}
+             "4.1-ce-gradient": ["0.487"], "4.2-adam-first-step": ["0.900", "0.9 "]}
     for exercise_id, texts in shown.items():
         if exercise_id.endswith("shape"):
             wrong = [(3, 32, 8, 8), (1, 1), (8, 24, 14, 14), (8, 24, 32, 32)]
@@ -319,6 +358,16 @@ WRONG_FUNCTIONS = [
     ("4.1-cross-entropy", lambda z, y: (cross_entropy(z, y)[0] * len(z), cross_entropy(z, y)[1]),
      ["loss is wrong", "not the sum"]),
     ("4.1-cross-entropy", lambda z, y: cross_entropy(z, y)[1], ["return 2 things, (loss, dz)"]),
+    ("4.2-numerical-gradient", lambda f, x, h: numerical_gradient(f, x, h, forward=True),
+     ["f=Σ x², x: (4,), h=0.001", "at index (0,)", "forward difference"]),
+    ("4.2-numerical-gradient", lambda f, x, h: 2 * numerical_gradient(f, x, h), ["divide by 2h"]),
+    ("4.2-numerical-gradient", lambda f, x, h: np.array([(f(x + h) - f(x - h)) / (2 * h)]),
+     ["the gradient should have shape (4,), yours has shape (1,)"]),
+    ("4.2-adam-step", lambda *args: adam_step(*args, corrected=False),
+     ["w: (3,), grads: (4, 3), lr=0.1", "at index (0, 0)", "bias correction is missing"]),
+    ("4.2-adam-step", lambda w, g, m, v, t, lr, b1, b2, eps: adam_step(w, -g, m, v, t, lr, b1, b2, eps),
+     ["Step against the gradient"]),
+    ("4.2-adam-step", lambda w, g, m, v, t, lr, b1, b2, eps: w - lr * g, ["(new_w, new_m, new_v)"]),
 ]
 
 
@@ -368,7 +417,8 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
 
 @pytest.mark.parametrize("checker", [ch3_3.check_conv_parameters, ch3_4.check_rnn_steps,
                                      ch3_4.check_lstm_parameters, ch3_5.check_attention_output,
-                                     ch3_5.check_encoder_parameters, ch4_1.check_ce_gradient])
+                                     ch3_5.check_encoder_parameters, ch4_1.check_ce_gradient,
+                                     ch4_2.check_adam_first_step])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
 def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
     with pytest.raises((TypeError, ValueError), match="answer"):
@@ -379,7 +429,8 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch3_1.check_neuron, ch3_2.check_linear_backward, ch3_2.check_softmax_backward,
                                      ch3_2.check_sgd_step, ch3_3.check_conv2d, ch3_3.check_max_pool,
                                      ch3_4.check_gru_cell, ch3_5.check_causal_attention,
-                                     ch4_1.check_gelu_derivative, ch4_1.check_cross_entropy])
+                                     ch4_1.check_gelu_derivative, ch4_1.check_cross_entropy,
+                                     ch4_2.check_numerical_gradient, ch4_2.check_adam_step])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))

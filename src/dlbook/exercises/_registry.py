@@ -25,6 +25,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "3.4": "ch3_4",
     "3.5": "ch3_5",
     "4.1": "ch4_1",
+    "4.2": "ch4_2",
 }
 
 _EXERCISES: dict[str, Exercise] = {}
