@@ -22,6 +22,7 @@ from dlbook.exercises import (
     ch3_5,
     ch4_1,
     ch4_2,
+    ch4_3,
     exercises,
     get,
 )
@@ -40,6 +41,7 @@ CHAPTERS_DONE = {
     "3.5": "3-5-transformer",
     "4.1": "4-1-layer-formula",
     "4.2": "4-2-backprop-formula",
+    "4.3": "4-3-convolution-formula",
 }
 
 
@@ -139,6 +141,27 @@ def adam_step(w, grad, m, v, t, lr, beta1, beta2, eps, corrected=True):
     return w - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
+def conv_layer(x, w, b, stride, padding, flip=False, one_side=False):
+    pads = (0, 2 * padding) if one_side else (padding, padding)
+    xp = np.pad(x, ((0, 0), (0, 0), pads, pads))
+    k = w.shape[2]
+    w = w[:, :, ::-1, ::-1] if flip else w
+    ho, wo = (xp.shape[2] - k) // stride + 1, (xp.shape[3] - k) // stride + 1
+    y = np.zeros((x.shape[0], w.shape[0], ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            patch = xp[:, :, i * stride:i * stride + k, j * stride:j * stride + k]
+            y[:, :, i, j] = np.einsum("ncab,ocab->no", patch, w) + b
+    return y
+
+
+def conv_backward(x, k, g, flip_dx=True, flip_dk=False):
+    kh, kw = k.shape
+    dx = conv2d(np.pad(g, ((kh - 1, kh - 1), (kw - 1, kw - 1))), k[::-1, ::-1] if flip_dx else k)
+    dk = conv2d(x, g)
+    return dx, dk[::-1, ::-1] if flip_dk else dk
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -170,6 +193,10 @@ SOLUTIONS = {
     "4.2-adam-first-step": 1.0 - 0.1 * 0.02 / (0.02 + 1e-8),
     "4.2-numerical-gradient": numerical_gradient,
     "4.2-adam-step": adam_step,
+    "4.3-strided-output": 3.0,
+    "4.3-im2col-shape": (3 * 5 * 5, ((32 + 2 * 2 - 5) // 2 + 1) ** 2),
+    "4.3-conv-layer": conv_layer,
+    "4.3-conv-backward": conv_backward,
 }
 
 
@@ -266,6 +293,13 @@ WRONG_NUMBERS = [
     ("4.2-adam-first-step", 0.99, "Correct m as well"),
     ("4.2-adam-first-step", 0.998, "plain SGD"),
     ("4.2-adam-first-step", 1.1, "against the gradient"),
+    ("4.3-strided-output", 2.0, "without padding and stride"),
+    ("4.3-strided-output", -1.0, "stride is missing"),
+    ("4.3-strided-output", -3.0, "flipped the kernel"),
+    ("4.3-im2col-shape", (256, 75), "Transposed"),
+    ("4.3-im2col-shape", (25, 256), "all input channels"),
+    ("4.3-im2col-shape", (75, 1024), "*output* position"),
+    ("4.3-im2col-shape", (24, 256), "the product"),
 ]
 
 
@@ -285,7 +319,8 @@ def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]
              "3.3-conv-shape": ["(8, 24, 16, 16)", "16"], "3.3-conv-parameters": ["1,824", "1824"],
              "3.4-rnn-steps": ["0.533", "0.534"], "3.4-lstm-parameters": ["82,944", "82944"],
              "3.5-attention-output": ["1.00", "1.01"], "3.5-encoder-parameters": ["49,984", "49984"],
-             "4.1-ce-gradient": ["0.487"], "4.2-adam-first-step": ["0.900", "0.9 "]}
+             "4.1-ce-gradient": ["0.487"], "4.2-adam-first-step": ["0.900", "0.9 "],
+             "4.3-im2col-shape": ["(75, 256)"]}
     for exercise_id, texts in shown.items():
         if exercise_id.endswith("shape"):
             wrong = [(3, 32, 8, 8), (1, 1), (8, 24, 14, 14), (8, 24, 32, 32)]
@@ -368,6 +403,17 @@ WRONG_FUNCTIONS = [
     ("4.2-adam-step", lambda w, g, m, v, t, lr, b1, b2, eps: adam_step(w, -g, m, v, t, lr, b1, b2, eps),
      ["Step against the gradient"]),
     ("4.2-adam-step", lambda w, g, m, v, t, lr, b1, b2, eps: w - lr * g, ["(new_w, new_m, new_v)"]),
+    ("4.3-conv-layer", lambda x, w, b, s, p: conv_layer(x, w, 0 * b, s, p),
+     ["x: (1, 1, 5, 5), w: (1, 1, 3, 3), b: (1,), stride=1, padding=0", "at index (0, 0, 0, 0)", "bias is missing"]),
+    ("4.3-conv-layer", lambda x, w, b, s, p: conv_layer(x, w, b, s, p, flip=True), ["flipped the kernel"]),
+    ("4.3-conv-layer", lambda x, w, b, s, p: conv_layer(x, w, b, s, p, one_side=True),
+     ["x: (2, 3, 6, 5)", "padding=1", "both sides"]),
+    ("4.3-conv-layer", lambda x, w, b, s, p: conv_layer(x, w, b, 1, p),
+     ["stride=2", "should have shape (1, 3, 4, 4), yours has shape (1, 3, 7, 7)"]),
+    ("4.3-conv-backward", lambda x, k, g: conv_backward(x, k, g, flip_dx=False),
+     ["x: (5, 5), k: (3, 3), g: (3, 3)", "dx is wrong", "turned by 180°"]),
+    ("4.3-conv-backward", lambda x, k, g: conv_backward(x, k, g, flip_dk=True), ["dk is wrong", "no flip"]),
+    ("4.3-conv-backward", lambda x, k, g: (conv_backward(x, k, g)[0], conv2d(g, x)), ["raised ValueError"]),
 ]
 
 
@@ -413,12 +459,14 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
         ch2.check_pool_shape(answer)
     with pytest.raises(TypeError, match="answer must be a shape"):
         ch3_3.check_conv_shape(answer)
+    with pytest.raises(TypeError, match="answer must be a shape"):
+        ch4_3.check_im2col_shape(answer)
 
 
 @pytest.mark.parametrize("checker", [ch3_3.check_conv_parameters, ch3_4.check_rnn_steps,
                                      ch3_4.check_lstm_parameters, ch3_5.check_attention_output,
                                      ch3_5.check_encoder_parameters, ch4_1.check_ce_gradient,
-                                     ch4_2.check_adam_first_step])
+                                     ch4_2.check_adam_first_step, ch4_3.check_strided_output])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
 def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
     with pytest.raises((TypeError, ValueError), match="answer"):
@@ -430,7 +478,8 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch3_2.check_sgd_step, ch3_3.check_conv2d, ch3_3.check_max_pool,
                                      ch3_4.check_gru_cell, ch3_5.check_causal_attention,
                                      ch4_1.check_gelu_derivative, ch4_1.check_cross_entropy,
-                                     ch4_2.check_numerical_gradient, ch4_2.check_adam_step])
+                                     ch4_2.check_numerical_gradient, ch4_2.check_adam_step,
+                                     ch4_3.check_conv_layer, ch4_3.check_conv_backward])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))

@@ -26,6 +26,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "3.5": "ch3_5",
     "4.1": "ch4_1",
     "4.2": "ch4_2",
+    "4.3": "ch4_3",
 }
 
 _EXERCISES: dict[str, Exercise] = {}
