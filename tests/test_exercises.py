@@ -23,6 +23,7 @@ from dlbook.exercises import (
     ch4_1,
     ch4_2,
     ch4_3,
+    ch4_4,
     exercises,
     get,
 )
@@ -42,6 +43,7 @@ CHAPTERS_DONE = {
     "4.1": "4-1-layer-formula",
     "4.2": "4-2-backprop-formula",
     "4.3": "4-3-convolution-formula",
+    "4.4": "4-4-recurrence-formula",
 }
 
 
@@ -162,6 +164,26 @@ def conv_backward(x, k, g, flip_dx=True, flip_dk=False):
     return dx, dk[::-1, ::-1] if flip_dk else dk
 
 
+def bptt(x, h0, w_xh, w_hh, b, g, recurrent=True):
+    hs = [h0]
+    for t in range(x.shape[1]):
+        hs.append(np.tanh(x[:, t] @ w_xh.T + hs[-1] @ w_hh.T + b))
+    dw_xh, dw_hh, db, back = np.zeros_like(w_xh), np.zeros_like(w_hh), np.zeros_like(b), np.zeros_like(h0)
+    for t in range(x.shape[1], 0, -1):
+        dz = (1 - hs[t] ** 2) * (g[:, t - 1] + (back if recurrent else 0.0))
+        dw_xh += dz.T @ x[:, t - 1]
+        dw_hh += dz.T @ hs[t - 1]
+        db += dz.sum(axis=0)
+        back = dz @ w_hh
+    return dw_xh, dw_hh, db, back
+
+
+def _bptt_by_hand():
+    h1 = np.tanh(0.5 * 1.0 + 0.2)
+    h2 = np.tanh(-1.0 * h1 + 0.5 * 2.0 + 0.2)
+    return float((1 - h2**2) * (2.0 + (-1.0) * (1 - h1**2) * 1.0))
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -197,6 +219,9 @@ SOLUTIONS = {
     "4.3-im2col-shape": (3 * 5 * 5, ((32 + 2 * 2 - 5) // 2 + 1) ** 2),
     "4.3-conv-layer": conv_layer,
     "4.3-conv-backward": conv_backward,
+    "4.4-bptt-by-hand": _bptt_by_hand(),
+    "4.4-vanishing-steps": int(np.ceil(np.log(1e-3) / np.log(0.9))),
+    "4.4-bptt": bptt,
 }
 
 
@@ -300,6 +325,14 @@ WRONG_NUMBERS = [
     ("4.3-im2col-shape", (25, 256), "all input channels"),
     ("4.3-im2col-shape", (75, 1024), "*output* position"),
     ("4.3-im2col-shape", (24, 256), "the product"),
+    ("4.4-bptt-by-hand", 1.4298, "step 2's term only"),
+    ("4.4-bptt-by-hand", 0.7149, "f'(z₁)"),
+    ("4.4-bptt-by-hand", 1.8836, "Check the sign"),
+    ("4.4-bptt-by-hand", 1.3653, "last tanh"),
+    ("4.4-bptt-by-hand", 0.4321, "∂L/∂w_hh"),
+    ("4.4-vanishing-steps", 65, "up, not down"),
+    ("4.4-vanishing-steps", 69, "only an approximation"),
+    ("4.4-vanishing-steps", 29, "same logarithm"),
 ]
 
 
@@ -320,7 +353,7 @@ def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]
              "3.4-rnn-steps": ["0.533", "0.534"], "3.4-lstm-parameters": ["82,944", "82944"],
              "3.5-attention-output": ["1.00", "1.01"], "3.5-encoder-parameters": ["49,984", "49984"],
              "4.1-ce-gradient": ["0.487"], "4.2-adam-first-step": ["0.900", "0.9 "],
-             "4.3-im2col-shape": ["(75, 256)"]}
+             "4.3-im2col-shape": ["(75, 256)"], "4.4-bptt-by-hand": ["0.976"], "4.4-vanishing-steps": ["66"]}
     for exercise_id, texts in shown.items():
         if exercise_id.endswith("shape"):
             wrong = [(3, 32, 8, 8), (1, 1), (8, 24, 14, 14), (8, 24, 32, 32)]
@@ -414,6 +447,11 @@ WRONG_FUNCTIONS = [
      ["x: (5, 5), k: (3, 3), g: (3, 3)", "dx is wrong", "turned by 180°"]),
     ("4.3-conv-backward", lambda x, k, g: conv_backward(x, k, g, flip_dk=True), ["dk is wrong", "no flip"]),
     ("4.3-conv-backward", lambda x, k, g: (conv_backward(x, k, g)[0], conv2d(g, x)), ["raised ValueError"]),
+    ("4.4-bptt", lambda *args: bptt(*args, recurrent=False),
+     ["x: (1, 3, 2), h0: (1, 3), w_xh: (3, 2), w_hh: (3, 3), b: (3,), g: (1, 3, 3)", "dw_xh is wrong",
+      "recurrent term is missing"]),
+    ("4.4-bptt", lambda *args: (bptt(*args)[0], bptt(*args)[1].T, *bptt(*args)[2:]), ["dw_hh is wrong", "transposed"]),
+    ("4.4-bptt", lambda *args: bptt(*args)[:3], ["return 4 things, (dw_xh, dw_hh, db, dh0)"]),
 ]
 
 
@@ -466,7 +504,8 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
 @pytest.mark.parametrize("checker", [ch3_3.check_conv_parameters, ch3_4.check_rnn_steps,
                                      ch3_4.check_lstm_parameters, ch3_5.check_attention_output,
                                      ch3_5.check_encoder_parameters, ch4_1.check_ce_gradient,
-                                     ch4_2.check_adam_first_step, ch4_3.check_strided_output])
+                                     ch4_2.check_adam_first_step, ch4_3.check_strided_output,
+                                     ch4_4.check_bptt_by_hand, ch4_4.check_vanishing_steps])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
 def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
     with pytest.raises((TypeError, ValueError), match="answer"):
@@ -479,7 +518,7 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch3_4.check_gru_cell, ch3_5.check_causal_attention,
                                      ch4_1.check_gelu_derivative, ch4_1.check_cross_entropy,
                                      ch4_2.check_numerical_gradient, ch4_2.check_adam_step,
-                                     ch4_3.check_conv_layer, ch4_3.check_conv_backward])
+                                     ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))

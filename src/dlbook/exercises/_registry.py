@@ -27,6 +27,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "4.1": "ch4_1",
     "4.2": "ch4_2",
     "4.3": "ch4_3",
+    "4.4": "ch4_4",
 }
 
 _EXERCISES: dict[str, Exercise] = {}
