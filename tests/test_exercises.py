@@ -24,6 +24,7 @@ from dlbook.exercises import (
     ch4_2,
     ch4_3,
     ch4_4,
+    ch4_5,
     exercises,
     get,
 )
@@ -44,6 +45,7 @@ CHAPTERS_DONE = {
     "4.2": "4-2-backprop-formula",
     "4.3": "4-3-convolution-formula",
     "4.4": "4-4-recurrence-formula",
+    "4.5": "4-5-attention-formula",
 }
 
 
@@ -184,6 +186,31 @@ def _bptt_by_hand():
     return float((1 - h2**2) * (2.0 + (-1.0) * (1 - h1**2) * 1.0))
 
 
+def attention_backward(q, k, v, g, jacobian=True, scale_back=True):
+    c = 1 / np.sqrt(q.shape[-1])
+    p = softmax(q @ np.swapaxes(k, -1, -2) * c)
+    dp = g @ np.swapaxes(v, -1, -2)
+    ds = p * (dp - np.sum(dp * p, axis=-1, keepdims=True)) if jacobian else p * dp
+    f = c if scale_back else 1.0
+    return f * ds @ k, f * np.swapaxes(ds, -1, -2) @ q, np.swapaxes(p, -1, -2) @ g
+
+
+def multihead(q, k, v, num_heads, split="blocks", scale_by="head"):
+    n, length, e = q.shape
+    d = e // num_heads
+
+    def heads(x):
+        if split == "blocks":
+            return x.reshape(n, x.shape[1], num_heads, d).transpose(0, 2, 1, 3)
+        return x.reshape(n, x.shape[1], d, num_heads).transpose(0, 3, 1, 2)      # interleaved features
+
+    scores = heads(q) @ np.swapaxes(heads(k), -1, -2) / np.sqrt(d if scale_by == "head" else e)
+    out = softmax(scores) @ heads(v)
+    if split == "blocks":
+        return out.transpose(0, 2, 1, 3).reshape(n, length, e)
+    return out.transpose(0, 2, 3, 1).reshape(n, length, e)
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -222,6 +249,9 @@ SOLUTIONS = {
     "4.4-bptt-by-hand": _bptt_by_hand(),
     "4.4-vanishing-steps": int(np.ceil(np.log(1e-3) / np.log(0.9))),
     "4.4-bptt": bptt,
+    "4.5-score-spread": float(np.sqrt(64 * 1.0 * 4.0)),
+    "4.5-attention-backward": attention_backward,
+    "4.5-multihead": multihead,
 }
 
 
@@ -333,6 +363,11 @@ WRONG_NUMBERS = [
     ("4.4-vanishing-steps", 65, "up, not down"),
     ("4.4-vanishing-steps", 69, "only an approximation"),
     ("4.4-vanishing-steps", 29, "same logarithm"),
+    ("4.5-score-spread", 256, "That is the variance"),
+    ("4.5-score-spread", 8, "variance 4, not 1"),
+    ("4.5-score-spread", 32, "√4 = 2"),
+    ("4.5-score-spread", 2, "after the division by √d_k"),
+    ("4.5-score-spread", 128, "grows like √d_k"),
 ]
 
 
@@ -353,7 +388,8 @@ def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]
              "3.4-rnn-steps": ["0.533", "0.534"], "3.4-lstm-parameters": ["82,944", "82944"],
              "3.5-attention-output": ["1.00", "1.01"], "3.5-encoder-parameters": ["49,984", "49984"],
              "4.1-ce-gradient": ["0.487"], "4.2-adam-first-step": ["0.900", "0.9 "],
-             "4.3-im2col-shape": ["(75, 256)"], "4.4-bptt-by-hand": ["0.976"], "4.4-vanishing-steps": ["66"]}
+             "4.3-im2col-shape": ["(75, 256)"], "4.4-bptt-by-hand": ["0.976"], "4.4-vanishing-steps": ["66"],
+             "4.5-score-spread": ["16"]}
     for exercise_id, texts in shown.items():
         if exercise_id.endswith("shape"):
             wrong = [(3, 32, 8, 8), (1, 1), (8, 24, 14, 14), (8, 24, 32, 32)]
@@ -452,6 +488,15 @@ WRONG_FUNCTIONS = [
       "recurrent term is missing"]),
     ("4.4-bptt", lambda *args: (bptt(*args)[0], bptt(*args)[1].T, *bptt(*args)[2:]), ["dw_hh is wrong", "transposed"]),
     ("4.4-bptt", lambda *args: bptt(*args)[:3], ["return 4 things, (dw_xh, dw_hh, db, dh0)"]),
+    ("4.5-attention-backward", lambda *args: attention_backward(*args, jacobian=False),
+     ["q: (3, 2), k: (4, 2), v: (4, 2), g: (3, 2)", "dq is wrong", "softmax's second term"]),
+    ("4.5-attention-backward", lambda *args: attention_backward(*args, scale_back=False), ["1/√d_k is missing"]),
+    ("4.5-attention-backward", lambda q, k, v, g: attention_backward(q, k, v, g) if q.ndim == 2 else (q @ k.T,) * 3,
+     ["q: (2, 4, 3)", "raised ValueError", "np.swapaxes(a, -1, -2)"]),
+    ("4.5-multihead", lambda q, k, v, h: softmax(q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])) @ v,
+     ["q: (1, 3, 4), k: (1, 3, 4), v: (1, 3, 4), num_heads=2", "at index (0, 0, 0)", "one attention over all"]),
+    ("4.5-multihead", lambda *args: multihead(*args, split="interleaved"), ["*consecutive* features"]),
+    ("4.5-multihead", lambda *args: multihead(*args, scale_by="model"), ["not 1/√E"]),
 ]
 
 
@@ -505,7 +550,8 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
                                      ch3_4.check_lstm_parameters, ch3_5.check_attention_output,
                                      ch3_5.check_encoder_parameters, ch4_1.check_ce_gradient,
                                      ch4_2.check_adam_first_step, ch4_3.check_strided_output,
-                                     ch4_4.check_bptt_by_hand, ch4_4.check_vanishing_steps])
+                                     ch4_4.check_bptt_by_hand, ch4_4.check_vanishing_steps,
+                                     ch4_5.check_score_spread])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
 def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
     with pytest.raises((TypeError, ValueError), match="answer"):
@@ -518,7 +564,8 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch3_4.check_gru_cell, ch3_5.check_causal_attention,
                                      ch4_1.check_gelu_derivative, ch4_1.check_cross_entropy,
                                      ch4_2.check_numerical_gradient, ch4_2.check_adam_step,
-                                     ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt])
+                                     ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt,
+                                     ch4_5.check_attention_backward, ch4_5.check_multihead])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))

@@ -28,6 +28,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "4.2": "ch4_2",
     "4.3": "ch4_3",
     "4.4": "ch4_4",
+    "4.5": "ch4_5",
 }
 
 _EXERCISES: dict[str, Exercise] = {}
