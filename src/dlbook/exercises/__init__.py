@@ -1,4 +1,5 @@
-"""Exercises with automatic checks, one module per chapter: ``ch1``, ``ch2``, ``ch3_1``, ``ch3_2``.
+"""Exercises with automatic checks, one module per chapter: ``ch1``, ``ch2``, ``ch3_1`` … ``ch3_5``, ``ch4_1`` …
+``ch4_5`` (:data:`CHAPTER_MODULES` lists them).
 
 In a notebook cell::
 
