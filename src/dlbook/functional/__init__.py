@@ -13,6 +13,7 @@ from dlbook.functional.activations import (
     relu,
     sigmoid,
     sigmoid_array,
+    silu,
     softmax,
     softmax_array,
     tanh,
@@ -32,9 +33,10 @@ from dlbook.functional.conv import (
     max_pool2d,
 )
 from dlbook.functional.elementwise import add, div, exp, log, mul, neg, pow, sqrt, sub
+from dlbook.functional.grouped_attention import grouped_query_attention, offset_causal_mask, repeat_kv
 from dlbook.functional.linalg import linear, matmul
 from dlbook.functional.losses import cross_entropy, mse_loss
-from dlbook.functional.normalization import layer_norm, layer_norm_reference
+from dlbook.functional.normalization import layer_norm, layer_norm_reference, rms_norm
 from dlbook.functional.recurrent import (
     gru,
     gru_cell,
@@ -47,6 +49,7 @@ from dlbook.functional.recurrent import (
     rnn_reference,
 )
 from dlbook.functional.reduce import max, mean, sum
+from dlbook.functional.rope import rope, rope_angles
 from dlbook.functional.shape import concatenate, getitem, reshape, stack, transpose
 
 __all__ = [
@@ -59,4 +62,5 @@ __all__ = [
     "rnn", "lstm", "gru", "rnn_cell", "lstm_cell", "gru_cell", "rnn_reference", "lstm_reference", "gru_reference",
     "scaled_dot_product_attention", "attention_reference", "multihead_attention_reference", "causal_mask",
     "layer_norm", "layer_norm_reference",
+    "silu", "rms_norm", "rope", "rope_angles", "repeat_kv", "grouped_query_attention", "offset_causal_mask",
 ]

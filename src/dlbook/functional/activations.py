@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dlbook._checks import array_of
+from dlbook._checks import array_of, check_float
 from dlbook.autograd import Context, Function, Tensor
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)  # a Python float: keeps float32 arrays float32
@@ -67,6 +67,21 @@ class GELU(Function):
         a, t = ctx.saved
         dinner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * a * a)
         return g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * dinner)
+
+
+class SiLU(Function):
+    """SiLU(z) = z σ(z) (also called swish); SiLU'(z) = σ(z) (1 + z (1 − σ(z)))."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        s = sigmoid_array(a)
+        ctx.save(a, s)
+        return a * s
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray) -> np.ndarray:
+        a, s = ctx.saved
+        return g * s * (1 + a * (1 - s))
 
 
 class Softmax(Function):
@@ -140,6 +155,15 @@ def relu(a: Any) -> Tensor:
 def gelu(a: Any) -> Tensor:
     """GELU(z) ≈ ½ z (1 + tanh(√(2/π)(z + 0.044715 z³))). Implements (eq-gelu)."""
     return GELU.apply(a)
+
+
+def silu(a: Any) -> Tensor:
+    """SiLU(z) = z · σ(z) = z / (1 + e^(−z)), the gate of SwiGLU (``torch.nn.functional.silu``).
+
+    a: any shape -> the same shape; its backward is σ(z)(1 + z(1 − σ(z))).
+    """
+    check_float("a", a)
+    return SiLU.apply(a)
 
 
 def softmax(a: Any, axis: int = -1) -> Tensor:

@@ -1,6 +1,7 @@
-"""Layer normalization (§3.5), fused with a hand-written backward.
+"""Layer normalization (§3.5) and RMS normalization, each fused with a hand-written backward.
 
     y = (x − μ) / √(σ² + ε) · γ + β,   μ, σ² over the last axis         (eq-layernorm)
+    y = x / √(mean(x²) + ε) · γ,        the mean over the last axis       (RMSNorm, Llama's)
 
 :func:`layer_norm_reference` writes the formula with the basic ops (mean, sqrt, …),
 and autograd derives its backward; :func:`layer_norm`, what the layers call, is one op
@@ -119,3 +120,48 @@ def layer_norm(x: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) 
     """
     _check_layer_norm("layer_norm", x, weight, bias, eps)
     return LayerNorm.apply(x, weight, bias, float(eps))
+
+
+# ---- RMSNorm: layer norm without the centring and without the bias --------------------------
+class RMSNorm(Function):
+    """x̂ = x·r with r = 1/√(mean(x²) + ε);  y = x̂ γ.
+
+    dγ = Σ g x̂ (over all leading axes);  with ĝ = g γ:
+    dx = r · (ĝ − x̂ · mean(ĝ x̂))   (the mean over the last axis),
+    since ∂r/∂x_j = −r³ x_j / D.  Layer norm's backward without its ``− mean(ĝ)`` term (no centring).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, w: np.ndarray | None, eps: float) -> np.ndarray:
+        mean_square = np.einsum("...i,...i->...", x, x)[..., None] * (1.0 / x.shape[-1])
+        r = 1.0 / np.sqrt(mean_square + eps)
+        xhat = x * r
+        ctx.save(xhat, r, w)
+        return xhat if w is None else xhat * w
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray) -> tuple:
+        xhat, r, w = ctx.saved
+        d = xhat.shape[-1]
+        gw = np.einsum("ni,ni->i", g.reshape(-1, d), xhat.reshape(-1, d)) \
+            if w is not None and ctx.needs_grad[1] else None
+        gx = None
+        if ctx.needs_grad[0]:
+            gh = g * w if w is not None else g
+            mean_ghx = np.einsum("...i,...i->...", gh, xhat)[..., None] * (1.0 / d)
+            gx = (gh - xhat * mean_ghx) * r
+        return gx, gw, None
+
+
+def rms_norm(x: Any, weight: Any = None, eps: float | None = None) -> Tensor:
+    """Divide each vector x[..., :] by its root mean square, then scale: y = x / √(mean(x²) + ε) · γ.
+
+    x: (..., D); weight γ: (D,) or None -> (..., D).  No mean is subtracted and there is no
+    bias (Zhang & Sennrich 2019; Llama's normalisation).  ``eps`` None means the machine epsilon
+    of x's dtype, as ``torch.nn.functional.rms_norm``.  The backward is written out in :class:`RMSNorm`.
+    """
+    if eps is None:
+        check_float("x", x)
+        eps = float(np.finfo(array_of(x).dtype).eps)
+    _check_layer_norm("rms_norm", x, weight, None, eps)
+    return RMSNorm.apply(x, weight, float(eps))

@@ -9,7 +9,9 @@ from dlbook.nn.attention import MultiheadAttention
 from dlbook.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from dlbook.nn.dropout import Dropout
 from dlbook.nn.embedding import Embedding
+from dlbook.nn.kv_cache import KVCache, kv_cache_bytes
 from dlbook.nn.linear import Flatten, Identity, Linear, Sequential
+from dlbook.nn.llama_layers import GroupedQueryAttention, RMSNorm, SwiGLU
 from dlbook.nn.loss import CrossEntropyLoss, MSELoss
 from dlbook.nn.module import Module, Parameter
 from dlbook.nn.normalization import LayerNorm
@@ -32,4 +34,5 @@ __all__ = [
     "MultiheadAttention", "Dropout", "LayerNorm", "PositionalEmbedding", "PositionalEncoding",
     "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder",
     "sinusoidal_positional_encoding",
+    "RMSNorm", "SwiGLU", "GroupedQueryAttention", "KVCache", "kv_cache_bytes",
 ]

@@ -1,0 +1,181 @@
+"""A small Llama-style decoder: the GPT of Part IV with the four changes modern models share.
+
+    x₀ = E[ids]                                        token embeddings only: no position table
+    h  = x + GQA(RMSNorm(x))                           pre-norm, rotary positions inside attention
+    x' = h + SwiGLU(RMSNorm(h))                        gated feed-forward
+    logits = RMSNorm(x_L) Wₒᵀ                          Wₒ = E when the head is tied
+
+No layer has a bias.  Generation can keep each layer's keys and values in a
+:class:`~dlbook.nn.KVCache`: the prompt is run once (prefill), then each new token alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from dlbook import functional as F
+from dlbook import nn
+from dlbook._checks import array_of, check_integer, check_positive_int, check_rng
+from dlbook.autograd import Tensor
+from dlbook.modes import eval_mode
+from dlbook.sampling import next_token_distribution
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    """The numbers that fix a Llama's shape.  Names as :class:`~dlbook.models.gpt.GPTConfig` where they mean the same.
+
+    ``d_model`` the width, ``num_layers`` blocks, ``nhead`` query heads sharing ``n_kv_heads`` key/value
+    heads (dividing ``nhead``), a SwiGLU feed-forward of width ``hidden``; ``context`` the longest window
+    (and the KV cache's length), ``rope_base`` the base of the rotary angles, ``norm_eps`` RMSNorm's ε,
+    ``tied`` shares the token embedding with the output layer.  The default ``hidden`` ≈ (8/3)·d_model
+    gives SwiGLU's three matrices about the parameters of a GELU feed-forward of width 4·d_model.
+    """
+
+    vocab_size: int
+    context: int = 64
+    d_model: int = 128
+    num_layers: int = 4
+    nhead: int = 4
+    n_kv_heads: int = 2
+    hidden: int = 352
+    rope_base: float = 10000.0
+    norm_eps: float = 1e-5
+    tied: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "context", "d_model", "num_layers", "nhead", "n_kv_heads", "hidden"):
+            check_positive_int(name, getattr(self, name))
+        if self.d_model % self.nhead:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by nhead ({self.nhead})")
+        if (self.d_model // self.nhead) % 2:
+            raise ValueError(f"the head size d_model / nhead = {self.d_model // self.nhead} must be even for RoPE")
+        if self.nhead % self.n_kv_heads:
+            raise ValueError(f"n_kv_heads ({self.n_kv_heads}) must divide nhead ({self.nhead})")
+        if not self.rope_base > 1:
+            raise ValueError(f"rope_base must be > 1, got {self.rope_base}")
+        if not self.norm_eps > 0:
+            raise ValueError(f"norm_eps must be positive, got {self.norm_eps}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.nhead
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LlamaConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class LlamaBlock(nn.Module):
+    """x → h = x + GQA(RMSNorm(x)) → h + SwiGLU(RMSNorm(h)).  x: (N, T, d_model) -> the same shape."""
+
+    def __init__(self, c: LlamaConfig, *, rng: np.random.Generator, dtype: Any) -> None:
+        super().__init__()
+        self.attn_norm = nn.RMSNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
+        self.attn = nn.GroupedQueryAttention(c.d_model, c.nhead, c.n_kv_heads, rope=True, rope_base=c.rope_base,
+                                             rng=rng, dtype=dtype)
+        self.ffn_norm = nn.RMSNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
+        self.ffn = nn.SwiGLU(c.d_model, c.hidden, rng=rng, dtype=dtype)
+
+    def forward(self, x: Tensor, cache: nn.KVCache | None = None, layer: int = 0) -> Tensor:
+        h = x + self.attn(self.attn_norm(x), cache, layer)
+        return h + self.ffn(self.ffn_norm(h))
+
+
+class Llama(nn.Module):
+    """A decoder-only Transformer, Llama-style.  ids: (N, T) integers -> logits (N, T, vocab_size).
+
+    Embeddings are drawn from N(0, 0.02²); blocks are :class:`LlamaBlock`; the head is the token
+    embedding (``tied``) or its own Linear without bias.
+    """
+
+    def __init__(self, config: LlamaConfig, *, rng: np.random.Generator, dtype: Any = np.float32) -> None:
+        super().__init__()
+        if not isinstance(config, LlamaConfig):
+            raise TypeError(f"config must be a LlamaConfig, got {type(config).__name__}")
+        check_rng(rng)
+        self.config = c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model, rng=rng, std=0.02, dtype=dtype)
+        self.blocks = nn.Sequential(*[LlamaBlock(c, rng=rng, dtype=dtype) for _ in range(c.num_layers)])
+        self.norm = nn.RMSNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
+        self.head = None if c.tied else nn.Linear(c.d_model, c.vocab_size, bias=False, rng=rng, dtype=dtype)
+
+    def new_cache(self, batch_size: int = 1) -> nn.KVCache:
+        """An empty KV cache for ``batch_size`` sequences of up to ``context`` tokens, in the model's dtype."""
+        c = self.config
+        return nn.KVCache(c.num_layers, batch_size, c.n_kv_heads, c.context, c.head_dim,
+                          dtype=self.tok_emb.weight.dtype)
+
+    def forward(self, ids: Any, cache: nn.KVCache | None = None) -> Tensor:
+        """Next-token logits (N, T, vocab_size) for ids (N, T).
+
+        With a ``cache``, ids are the T tokens after the ``cache.length`` cached ones (prefill: the whole
+        prompt into an empty cache; then one token per step); their keys and values are added to the cache.
+        """
+        idx = array_of(ids)
+        check_integer("ids", idx)
+        if idx.ndim != 2 or idx.shape[1] == 0:
+            raise ValueError(f"ids must be 2-D (batch, length) with length >= 1, got shape {idx.shape}")
+        start = 0 if cache is None else cache.length
+        if start + idx.shape[1] > self.config.context:
+            raise ValueError(f"{start} cached + {idx.shape[1]} new tokens are longer than the model's context "
+                             f"({self.config.context})")
+        x = self.tok_emb(idx)
+        for layer, block in enumerate(self.blocks):
+            x = block(x, cache, layer)
+        if cache is not None:
+            cache.advance(idx.shape[1])
+        h = self.norm(x)
+        return self.head(h) if self.head is not None else F.linear(h, self.tok_emb.weight)
+
+    def loss(self, x: np.ndarray, y: np.ndarray) -> Tensor:
+        """Mean next-token cross-entropy (nats per token) of windows x -> targets y, both (N, T)."""
+        return F.cross_entropy(self(x), y)
+
+    def generate(self, prompt: Any, max_new_tokens: int, *, rng: np.random.Generator, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None,
+                 use_cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Sample ``max_new_tokens`` tokens after ``prompt`` (1-D ids): (new ids (n,), each one's probability (n,)).
+
+        ``use_cache=True``: the prompt is run once and each new token alone, attending over the cached keys
+        and values; prompt and new tokens must then fit in ``context``.  ``use_cache=False`` runs the whole
+        window for every token (sliding once the text outgrows the context).  Within the context both
+        compute the same logits (to rounding) and draw the same tokens from the same ``rng``.
+        """
+        idx = np.asarray(prompt)
+        if idx.size == 0:
+            raise ValueError("prompt is empty: give at least one token to continue from")
+        check_integer("prompt", idx)
+        seq = [int(i) for i in idx.reshape(-1)]
+        check_rng(rng)
+        max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
+        context = self.config.context
+        if use_cache and len(seq) + max_new_tokens - 1 > context:
+            raise ValueError(f"prompt ({len(seq)} tokens) + max_new_tokens ({max_new_tokens}) − 1 exceed the "
+                             f"context ({context}) that the KV cache holds; use_cache=False slides the window")
+        if len(seq) > context:
+            raise ValueError(f"prompt is {len(seq)} tokens long, longer than the model's context ({context})")
+        cache = self.new_cache() if use_cache else None
+        new, probs = [], []
+        with eval_mode(self):
+            feed = seq                                          # what the model has not seen yet
+            for _ in range(max_new_tokens):
+                window = feed if use_cache else seq[-context:]
+                logits = self(np.array([window]), cache).data[0, -1]
+                p = next_token_distribution(logits, temperature, top_k, top_p)
+                i = int(rng.choice(p.size, p=p))
+                new.append(i)
+                probs.append(float(p[i]))
+                seq.append(i)
+                feed = [i]
+        return np.asarray(new, dtype=np.int64), np.asarray(probs)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.config.to_dict().items())
