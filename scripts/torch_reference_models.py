@@ -24,8 +24,8 @@ from torch_reference_cases import (
     torch_activation,
     torch_module,
 )
+from torch_reference_lm import language_model_case
 
-from dlbook import functional as F
 from dlbook import nn, optim
 from dlbook.data import CharTokenizer
 from dlbook.finetune.lora import LoRALinear
@@ -138,15 +138,7 @@ def _gpt(name: str, tied: bool) -> None:
     def build() -> GPT:
         return GPT(config, rng=_RNG0(0), dtype=np.float64)
 
-    def make(rng: np.random.Generator) -> Arrays:
-        return {**draw_weights(build(), rng), "ids": rng.integers(0, 13, (2, 7)),
-                "targets": rng.integers(0, 13, (2, 7))}
-
-    def ours(inp: Arrays) -> Arrays:
-        return _lm_ours(build(), inp)
-
-    def theirs(inp: Arrays) -> Arrays:
-        torch = torch_module()
+    def build_theirs(torch: Any) -> Any:
         tnn = torch.nn
 
         class TorchGPT(tnn.Module):
@@ -173,22 +165,13 @@ def _gpt(name: str, tied: bool) -> None:
                 head = self.tok_emb.weight if self.head is None else self.head.weight
                 return tnn.functional.linear(self.ln_f(x), head)
 
-        m = load_theirs(TorchGPT(), inp)
-        logits = m(torch.tensor(inp["ids"]))
-        loss = tnn.functional.cross_entropy(logits.reshape(-1, 13), torch.tensor(inp["targets"]).reshape(-1))
-        loss.backward()
-        return {"logits": to_numpy(logits), "loss": to_numpy(loss), **theirs_grads(m, inp)}
+        return TorchGPT()
 
-    add_case(name, make, ours, theirs)
+    language_model_case(name, build, build_theirs, 13, (2, 7))
 
 
 _gpt("gpt_tied_head", tied=True)
 _gpt("gpt_untied_head", tied=False)
-
-
-def _char_lm_make(rng: np.random.Generator) -> Arrays:
-    return {**draw_weights(_char_lm(), rng), "ids": rng.integers(0, _V, (3, 6)),
-            "targets": rng.integers(0, _V, (3, 6))}
 
 
 _V = 8   # the seven letters below and the tokenizer's <unk>
@@ -200,21 +183,7 @@ def _char_lm() -> CharLM:
                   rng=_RNG0(0), dtype=np.float64)
 
 
-def _lm_ours(model: nn.Module, inp: Arrays) -> Arrays:
-    """A language model of dlbook's on ids -> targets: logits, cross-entropy and every weight's gradient."""
-    m = load_ours(model, inp)
-    logits = m(inp["ids"])
-    loss = F.cross_entropy(logits, inp["targets"])
-    loss.backward()
-    return {"logits": logits.data, "loss": loss.data, **ours_grads(m, inp)}
-
-
-def _char_lm_ours(inp: Arrays) -> Arrays:
-    return _lm_ours(_char_lm(), inp)
-
-
-def _char_lm_theirs(inp: Arrays) -> Arrays:
-    torch = torch_module()
+def _torch_char_lm(torch: Any) -> Any:
     tnn = torch.nn
 
     class TorchCharLM(tnn.Module):
@@ -227,14 +196,10 @@ def _char_lm_theirs(inp: Arrays) -> Arrays:
         def forward(self, ids: Any) -> Any:
             return self.head(self.rnn(self.embedding(ids))[0])
 
-    m = load_theirs(TorchCharLM(), inp)
-    logits = m(torch.tensor(inp["ids"]))
-    loss = tnn.functional.cross_entropy(logits.reshape(-1, _V), torch.tensor(inp["targets"]).reshape(-1))
-    loss.backward()
-    return {"logits": to_numpy(logits), "loss": to_numpy(loss), **theirs_grads(m, inp)}
+    return TorchCharLM()
 
 
-add_case("char_lstm_language_model", _char_lm_make, _char_lm_ours, _char_lm_theirs)
+language_model_case("char_lstm_language_model", _char_lm, _torch_char_lm, _V, (3, 6))
 
 _S2S = Seq2SeqConfig(vocab_size=11, d_model=_D, nhead=_HEADS, num_encoder_layers=2, num_decoder_layers=2,
                      dim_feedforward=_FF, max_len=8)
@@ -455,3 +420,6 @@ def _clip(name: str, max_norm: float) -> None:
 
 _clip("clip_grad_norm_clips", 1.0)
 _clip("clip_grad_norm_leaves_small_grads", 100.0)
+
+
+import torch_reference_llama  # noqa: E402, F401  (the pieces of a modern LLM, issue 18: added to CASES on import)

@@ -1,7 +1,7 @@
 """The pieces of a modern LLM (issue 18): RMSNorm, SiLU/SwiGLU, RoPE, grouped-query attention, the KV cache,
 a Llama-style model and int8 weight-only quantisation — gradients, defining properties, agreement with the
 plain versions, training, and bad input.  Their PyTorch comparisons are stored cases of
-``tests/test_torch_references.py`` (``rms_norm*``, ``silu``, ``swiglu``, ``rope*``, ``gqa*``)."""
+``tests/test_torch_references.py`` (``rms_norm*``, ``silu``, ``swiglu``, ``rope*``, ``gqa*``, ``llama_*``)."""
 
 from __future__ import annotations
 
