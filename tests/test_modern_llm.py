@@ -11,8 +11,9 @@ import pytest
 from dlbook import functional as F
 from dlbook import nn, optim
 from dlbook.autograd import Tensor, no_grad
+from dlbook.data import CharTokenizer
 from dlbook.gradcheck import gradcheck
-from dlbook.models import Llama, LlamaConfig
+from dlbook.models import Llama, LlamaConfig, load_llama, save_llama
 from dlbook.quantize import QuantizedLinear, dequantize, model_nbytes, quantize_int8, quantize_model
 
 
@@ -185,6 +186,16 @@ def test_kv_cache_refuses_what_does_not_fit() -> None:
         cache.update(1, np.ones((1, 2, 1, 3)), np.ones((1, 2, 1, 3)))
     cache.reset()
     assert cache.length == 0
+
+
+def test_llama_checkpoint_round_trip(tmp_path) -> None:  # noqa: ANN001
+    model, tok = _tiny(tied=False, dtype=np.float32), CharTokenizer.fit("abc")
+    save_llama(tmp_path / "m.npz", model, tok, extra={"losses": np.arange(3.0)}, info={"seed": 0})
+    loaded, tok2, config, extra = load_llama(tmp_path / "m.npz")
+    assert loaded.config == model.config and tok2.decode(tok2.encode("cab")) == "cab" and config["seed"] == 0
+    ids = np.array([[1, 2, 3]])
+    np.testing.assert_array_equal(loaded(ids).data, model(ids).data)
+    np.testing.assert_array_equal(extra["losses"], np.arange(3.0))
 
 
 # ---- int8 quantisation -----------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ No layer has a bias.  Generation can keep each layer's keys and values in a
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -20,6 +21,7 @@ from dlbook import functional as F
 from dlbook import nn
 from dlbook._checks import array_of, check_integer, check_positive_int, check_rng
 from dlbook.autograd import Tensor
+from dlbook.checkpoint import load_checkpoint, save_checkpoint
 from dlbook.modes import eval_mode
 from dlbook.sampling import next_token_distribution
 
@@ -179,3 +181,28 @@ class Llama(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.to_dict().items())
+
+
+# ---- checkpoints ---------------------------------------------------------------
+def save_llama(path: str | os.PathLike, model: Llama, tokenizer: Any, extra: dict[str, np.ndarray] | None = None,
+               info: dict[str, Any] | None = None) -> None:
+    """Write ``model`` with its config and tokenizer (as JSON) to ``path`` (.npz, no pickle)."""
+    if not isinstance(model, Llama):
+        raise TypeError(f"model must be a Llama, got {type(model).__name__}")
+    config = {"architecture": "llama", "model": model.config.to_dict(), "tokenizer": tokenizer.to_json(),
+              **(info or {})}
+    save_checkpoint(path, model, config, extra)
+
+
+def load_llama(path: str | os.PathLike, dtype: Any = np.float32) -> tuple[Llama, Any, dict[str, Any],
+                                                                          dict[str, np.ndarray]]:
+    """(model, tokenizer, checkpoint config, extra arrays) from a file written by :func:`save_llama`."""
+    from dlbook.data.bpe import tokenizer_from_json
+
+    state, config, extra = load_checkpoint(path)
+    if config.get("architecture") != "llama" or "model" not in config or "tokenizer" not in config:
+        raise ValueError(f"{path} is not a Llama checkpoint (its config has no architecture 'llama', "
+                         "'model' and 'tokenizer' entries)")
+    model = Llama(LlamaConfig.from_dict(config["model"]), rng=np.random.default_rng(0), dtype=dtype)
+    model.load_state_dict(state)
+    return model, tokenizer_from_json(config["tokenizer"]), config, extra
