@@ -284,6 +284,8 @@ def test_bad_input_is_named() -> None:
         nn.GroupedQueryAttention(8, 4, rng=rng)(np.ones((2, 3, 6)))
     with pytest.raises(TypeError, match="cache must be a KVCache"):
         nn.GroupedQueryAttention(8, 4, rng=rng)(np.ones((2, 3, 8)), cache={})
+    with pytest.raises(ValueError, match="cache is for inference"):
+        _tiny()(np.array([[1, 2]]), cache=_tiny().new_cache())
     with pytest.raises(ValueError, match=r"n_kv_heads \(3\) must divide nhead \(4\)"):
         LlamaConfig(vocab_size=5, d_model=16, nhead=4, n_kv_heads=3)
     with pytest.raises(TypeError, match="hidden must be an int"):
