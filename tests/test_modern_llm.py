@@ -13,7 +13,7 @@ from dlbook import nn, optim
 from dlbook.autograd import Tensor, no_grad
 from dlbook.data import CharTokenizer
 from dlbook.gradcheck import gradcheck
-from dlbook.models import Llama, LlamaConfig, load_llama, save_llama
+from dlbook.models import GPT, GPTConfig, Llama, LlamaConfig, load_llama, save_llama
 from dlbook.quantize import QuantizedLinear, dequantize, model_nbytes, quantize_int8, quantize_model
 
 
@@ -230,6 +230,11 @@ def test_quantized_linear_and_model_stay_close_to_float() -> None:
     assert model_nbytes(model) < size
     tokens, _ = model.generate([1, 2, 3], 5, rng=np.random.default_rng(0))
     assert tokens.shape == (5,)
+    gpt = GPT(GPTConfig(vocab_size=23, context=16, d_model=16, num_layers=2, nhead=2, dim_feedforward=32),
+              rng=np.random.default_rng(1))                   # nn.MultiheadAttention reads out_proj.weight
+    before = gpt(ids).data
+    assert quantize_model(gpt) == 2 * 4                      # in_proj, out_proj, linear1, linear2 per block
+    assert np.abs(gpt(ids).data - before).max() < 0.02 * np.abs(before).max()
 
 
 # ---- training ------------------------------------------------------------------------------------------------

@@ -59,11 +59,14 @@ class QuantizedLinear(Module):
 
     x: (..., in_features) -> (..., out_features) of x's dtype; no gradient flows through it.  Made from a
     trained layer with :meth:`from_linear`.  ``qweight``: int8 (out, in), ``scale``: float32 (out,),
-    ``bias``: (out,) float or None, all plain arrays (not Parameters: nothing here trains).
+    ``bias``: (out,) float or None, all plain arrays (not Parameters: nothing here trains).  ``weight`` gives
+    the dequantised Ŵ in ``dtype`` (the float layer's), for code that reads a Linear's weight.
     """
 
-    def __init__(self, qweight: np.ndarray, scale: np.ndarray, bias: np.ndarray | None = None) -> None:
+    def __init__(self, qweight: np.ndarray, scale: np.ndarray, bias: np.ndarray | None = None,
+                 dtype: Any = np.float32) -> None:
         super().__init__()
+        self.dtype = np.dtype(dtype)
         dequantize(qweight, scale)                                   # checks the shapes and the dtype
         self.qweight, self.scale = np.asarray(qweight), np.asarray(scale, dtype=np.float32)
         self.out_features, self.in_features = self.qweight.shape
@@ -77,7 +80,12 @@ class QuantizedLinear(Module):
         if not isinstance(linear, Linear):
             raise TypeError(f"linear must be an nn.Linear, got {type(linear).__name__}")
         q, scale = quantize_int8(linear.weight.data)
-        return cls(q, scale, None if linear.bias is None else linear.bias.data.copy())
+        return cls(q, scale, None if linear.bias is None else linear.bias.data.copy(), dtype=linear.weight.dtype)
+
+    @property
+    def weight(self) -> Tensor:
+        """Ŵ = q · scale per row, (out_features, in_features), computed on each access (no gradient)."""
+        return Tensor(dequantize(self.qweight, self.scale, self.dtype))
 
     @property
     def nbytes(self) -> int:
@@ -85,7 +93,7 @@ class QuantizedLinear(Module):
         return self.qweight.nbytes + self.scale.nbytes + (0 if self.bias is None else self.bias.nbytes)
 
     def forward(self, x: Any) -> Tensor:
-        x = layer_input("x", x, np.float32)
+        x = layer_input("x", x, self.dtype)
         check_float("x", x)
         xa = array_of(x)
         if xa.shape[-1:] != (self.in_features,):
