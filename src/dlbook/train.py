@@ -43,8 +43,12 @@ class History:
 
 
 def format_seconds(seconds: float) -> str:
-    """The one format for measured times in the book: ``time: 1.23 s``."""
-    return f"time: {seconds:.2f} s"
+    """The one format for measured times in the book: ``time: 1.23 s``, ``time: 0.000312 s``.
+
+    Two decimals, or three significant digits below 0.1 s, so that a fast call does not print as 0.00 s.
+    """
+    digits = 2 if seconds >= 0.1 or seconds <= 0 else 2 - int(np.floor(np.log10(seconds)))
+    return f"time: {seconds:.{digits}f} s"
 
 
 def accuracy(logits: Any, targets: np.ndarray) -> float:
