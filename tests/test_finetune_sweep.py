@@ -16,6 +16,7 @@ from dlbook.recipes import finetune_sweep as sweep
 from dlbook.recipes.sweep_results import (
     Run,
     check_complete,
+    curve,
     load_results,
     missing_runs,
     parse_key,
@@ -113,6 +114,20 @@ def test_summarise_and_coverage_on_hand_made_results() -> None:
     assert missing_runs(results, **{**grid, "seeds": [0, 3]}) == ["full|100|3|-"]
     with pytest.raises(ValueError, match="lack 1 run"):
         check_complete(results, **{**grid, "budgets": [100, "all"], "seeds": [0]})
+
+
+def test_curve_picks_one_line_sorted() -> None:
+    results = {"n_train": 500, "runs": {run_key(Run(m, n, s, r)): {"test_acc": a} for m, n, s, r, a in [
+        ("full", 300, 0, None, 0.8), ("full", 100, 0, None, 0.6), ("lora", 100, 0, 8, 0.5),
+        ("lora", 100, 0, 2, 0.4), ("lora", 300, 0, 8, 0.7)]}}
+    rows = summarise(results)
+    x, mean, std = curve(rows, "full")
+    assert x.tolist() == [100, 300] and mean.tolist() == pytest.approx([0.6, 0.8]) and std.tolist() == [0, 0]
+    assert curve(rows, "lora", rank=8)[0].tolist() == [100, 300]
+    ranks, mean, _ = curve(rows, "lora", n_labels=100)
+    assert ranks.tolist() == [2, 8] and mean.tolist() == pytest.approx([0.4, 0.5])
+    with pytest.raises(ValueError, match="no rows"):
+        curve(rows, "scratch")
 
 
 @pytest.fixture(scope="module")

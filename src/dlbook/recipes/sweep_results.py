@@ -127,3 +127,21 @@ def summarise(results: dict[str, Any], metric: str = "test_acc") -> list[dict[st
         rows.append(dict(method=method, rank=rank, n_labels=n, mean=float(v.mean()),
                          std=float(v.std(ddof=1)) if len(v) > 1 else 0.0, n_seeds=len(v), values=values))
     return rows
+
+
+def curve(rows: list[dict[str, Any]], method: str, rank: int | None = None, n_labels: int | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One line of a plot from :func:`summarise`'s rows: (x, mean, std), sorted by x.
+
+    With ``n_labels`` None, x is the number of labels (a label-efficiency curve of ``method`` at ``rank``);
+    with ``n_labels`` given, x is the LoRA rank at that number of labels (the rank sweep).
+    """
+    if n_labels is None:
+        picked = [(r["n_labels"], r) for r in rows if r["method"] == method and r["rank"] == rank]
+    else:
+        picked = [(r["rank"], r) for r in rows if r["method"] == method and r["n_labels"] == n_labels]
+    if not picked:
+        raise ValueError(f"no rows for method={method!r}, rank={rank!r}, n_labels={n_labels!r}")
+    picked.sort(key=lambda p: p[0])
+    return (np.array([p[0] for p in picked]), np.array([p[1]["mean"] for p in picked]),
+            np.array([p[1]["std"] for p in picked]))
