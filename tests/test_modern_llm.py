@@ -134,28 +134,39 @@ def test_gqa_shares_kv_heads_within_groups() -> None:
 
 
 # ---- KV cache --------------------------------------------------------------------------------------------------
+def _tiny_gpt(dtype: type = np.float64) -> GPT:
+    return GPT(GPTConfig(vocab_size=23, context=24, d_model=16, num_layers=2, nhead=2, dim_feedforward=32),
+               rng=np.random.default_rng(1), dtype=dtype)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_cached_logits_match_the_full_forward(dtype: type) -> None:
+@pytest.mark.parametrize("kind", ["llama", "gpt"])
+def test_cached_logits_match_the_full_forward(kind: str, dtype: type) -> None:
     """Prefill 5 tokens, then one per step: each step's logits equal the full forward's at that position
     (float64 to 1e-12 of the largest logit, float32 to 1e-5)."""
-    model = _tiny(dtype=dtype)
+    model = _tiny(dtype=dtype) if kind == "llama" else _tiny_gpt(dtype)
     ids = np.random.default_rng(9).integers(0, 23, (2, 14))
     full = model(ids).data
     cache = model.new_cache(batch_size=2)
     with no_grad():
         steps = [model(ids[:, :5], cache).data] + [model(ids[:, t:t + 1], cache).data for t in range(5, 14)]
-    cached = np.concatenate(steps, axis=1)
-    assert cache.length == 14
+        cached = np.concatenate(steps, axis=1)
+        assert cache.length == 14
+        with pytest.raises(ValueError, match="14 cached \\+ 11 new tokens are longer"):
+            model(ids[:, :11], cache)
     tol = 1e-12 if dtype == np.float64 else 1e-5
     assert np.abs(cached - full).max() <= tol * np.abs(full).max()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n_kv_heads", [1, 2, 4])
-def test_cached_and_uncached_generation_give_the_same_tokens(n_kv_heads: int, dtype: type) -> None:
-    model = _tiny(n_kv_heads, tied=n_kv_heads != 2, dtype=dtype, seed=n_kv_heads)
+@pytest.mark.parametrize("n_kv_heads", [1, 2, 4, "gpt"])
+def test_cached_and_uncached_generation_give_the_same_tokens(n_kv_heads: int | str, dtype: type) -> None:
+    if n_kv_heads == "gpt":
+        model = _tiny_gpt(dtype)
+    else:
+        model = _tiny(n_kv_heads, tied=n_kv_heads != 2, dtype=dtype, seed=n_kv_heads)
     kw = dict(temperature=0.8, top_k=10)
-    a, pa = model.generate([3, 1, 4, 1, 5], 19, rng=np.random.default_rng(10), **kw)
+    a, pa = model.generate([3, 1, 4, 1, 5], 19, rng=np.random.default_rng(10), use_cache=True, **kw)
     b, pb = model.generate([3, 1, 4, 1, 5], 19, rng=np.random.default_rng(10), use_cache=False, **kw)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(pa, pb, rtol=1e-10 if dtype == np.float64 else 1e-4)
@@ -176,14 +187,17 @@ def test_kv_cache_memory_is_the_formula() -> None:
 
 def test_kv_cache_refuses_what_does_not_fit() -> None:
     cache = nn.KVCache(num_layers=1, batch_size=1, n_kv_heads=2, max_length=4, head_dim=3)
-    cache.update(0, np.ones((1, 2, 3, 3)), np.ones((1, 2, 3, 3)))
-    cache.advance(3)
-    with pytest.raises(ValueError, match="cache holds 4 positions"):
-        cache.update(0, np.ones((1, 2, 2, 3)), np.ones((1, 2, 2, 3)))
-    with pytest.raises(ValueError, match="k must have shape"):
-        cache.update(0, np.ones((1, 3, 1, 3)), np.ones((1, 3, 1, 3)))
-    with pytest.raises(ValueError, match="layer"):
-        cache.update(1, np.ones((1, 2, 1, 3)), np.ones((1, 2, 1, 3)))
+    with pytest.raises(ValueError, match="cache is for inference"):
+        cache.update(0, np.ones((1, 2, 3, 3)), np.ones((1, 2, 3, 3)))
+    with no_grad():
+        cache.update(0, np.ones((1, 2, 3, 3)), np.ones((1, 2, 3, 3)))
+        cache.advance(3)
+        with pytest.raises(ValueError, match="cache holds 4 positions"):
+            cache.update(0, np.ones((1, 2, 2, 3)), np.ones((1, 2, 2, 3)))
+        with pytest.raises(ValueError, match="k must have shape"):
+            cache.update(0, np.ones((1, 3, 1, 3)), np.ones((1, 3, 1, 3)))
+        with pytest.raises(ValueError, match="layer"):
+            cache.update(1, np.ones((1, 2, 1, 3)), np.ones((1, 2, 1, 3)))
     cache.reset()
     assert cache.length == 0
 
@@ -230,11 +244,12 @@ def test_quantized_linear_and_model_stay_close_to_float() -> None:
     assert model_nbytes(model) < size
     tokens, _ = model.generate([1, 2, 3], 5, rng=np.random.default_rng(0))
     assert tokens.shape == (5,)
-    gpt = GPT(GPTConfig(vocab_size=23, context=16, d_model=16, num_layers=2, nhead=2, dim_feedforward=32),
-              rng=np.random.default_rng(1))                   # nn.MultiheadAttention reads out_proj.weight
+    gpt = _tiny_gpt(np.float32)                              # nn.MultiheadAttention reads out_proj.weight
     before = gpt(ids).data
     assert quantize_model(gpt) == 2 * 4                      # in_proj, out_proj, linear1, linear2 per block
     assert np.abs(gpt(ids).data - before).max() < 0.02 * np.abs(before).max()
+    a, _ = gpt.generate([1, 2, 3], 6, rng=np.random.default_rng(0), use_cache=True)
+    np.testing.assert_array_equal(a, gpt.generate([1, 2, 3], 6, rng=np.random.default_rng(0))[0])
 
 
 # ---- training ------------------------------------------------------------------------------------------------

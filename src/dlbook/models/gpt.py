@@ -20,9 +20,10 @@ import numpy as np
 
 from dlbook import functional as F
 from dlbook import nn
-from dlbook._checks import array_of, check_integer, check_positive_int, check_rng
+from dlbook._checks import array_of, check_integer, check_positive_int
 from dlbook.autograd import Tensor
 from dlbook.checkpoint import load_checkpoint, save_checkpoint
+from dlbook.models.decoding import generate
 from dlbook.modes import eval_mode
 from dlbook.sampling import next_token_distribution
 
@@ -124,18 +125,34 @@ class GPT(nn.Module):
                              f"({self.config.context})")
         return idx
 
-    def features(self, ids: Any) -> Tensor:
-        """The final hidden states LN(x_L): (N, L, d_model) — what a classifier head reads."""
+    def features(self, ids: Any, cache: nn.KVCache | None = None) -> Tensor:
+        """The final hidden states LN(x_L): (N, L, d_model) — what a classifier head reads.
+
+        With a ``cache`` (inference only), ids are the L tokens after the ``cache.length`` cached ones:
+        they take the positions after them and attend over the cached keys and values too.
+        """
         idx = self._check_ids(ids)
-        x = self.tok_emb(idx) + self.pos_emb(np.arange(idx.shape[1]))
-        for block in self.blocks:
-            x = block(x, is_causal=True)
+        start = 0 if cache is None else cache.length
+        if start + idx.shape[1] > self.config.context:
+            raise ValueError(f"{start} cached + {idx.shape[1]} new tokens are longer than the model's context "
+                             f"({self.config.context})")
+        x = self.tok_emb(idx) + self.pos_emb(np.arange(start, start + idx.shape[1]))
+        for layer, block in enumerate(self.blocks):
+            x = block(x, is_causal=True) if cache is None else _cached_block(block, x, cache, layer)
+        if cache is not None:
+            cache.advance(idx.shape[1])
         return self.ln_f(x)
 
-    def forward(self, ids: Any) -> Tensor:
-        """Next-token logits at every position: (N, L) -> (N, L, vocab_size)."""
-        h = self.features(ids)
+    def forward(self, ids: Any, cache: nn.KVCache | None = None) -> Tensor:
+        """Next-token logits at every position: (N, L) -> (N, L, vocab_size) (``cache``: see :meth:`features`)."""
+        h = self.features(ids, cache)
         return self.head(h) if self.head is not None else F.linear(h, self.tok_emb.weight)
+
+    def new_cache(self, batch_size: int = 1) -> nn.KVCache:
+        """An empty KV cache for ``batch_size`` sequences of up to ``context`` tokens (every head is a kv head)."""
+        c = self.config
+        return nn.KVCache(c.num_layers, batch_size, c.nhead, c.context, c.d_model // c.nhead,
+                          dtype=self.tok_emb.weight.dtype)
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> Tensor:
         """Mean next-token cross-entropy (nats per token) of windows x -> targets y, both (N, L).
@@ -171,35 +188,39 @@ class GPT(nn.Module):
         return next_token_distribution(logits, temperature, top_k, top_p)
 
     def generate(self, prompt: Any, max_new_tokens: int, *, rng: np.random.Generator, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 top_k: int | None = None, top_p: float | None = None,
+                 use_cache: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Sample ``max_new_tokens`` tokens after ``prompt`` (1-D ids).
 
         Returns (new ids (T,), the probability each had when it was drawn (T,)).
         The window slides once the text outgrows the context; the prompt itself
-        must fit in it.
+        must fit in it.  ``use_cache=True`` keeps the keys and values in a KV cache (prompt and new
+        tokens must then fit in the context); it is off by default, so the chapters' stored samples
+        stay bit for bit what they were (see :func:`~dlbook.models.decoding.generate`).
         """
-        idx = np.asarray(prompt)
-        if idx.size == 0:
-            raise ValueError("prompt is empty: give at least one token to continue from")
-        check_integer("prompt", idx)
-        idx = idx.astype(np.int64).reshape(-1)
-        if idx.size > self.config.context:
-            raise ValueError(f"prompt is {idx.size} tokens long, longer than the model's context "
-                             f"({self.config.context})")
-        check_rng(rng)
-        max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
-        new, probs = [], []
-        seq = list(idx)
-        for _ in range(max_new_tokens):
-            p = self.next_token_probs(seq, temperature, top_k, top_p)
-            i = int(rng.choice(p.size, p=p))
-            new.append(i)
-            probs.append(float(p[i]))
-            seq.append(i)
-        return np.asarray(new, dtype=np.int64), np.asarray(probs)
+        return generate(self, prompt, max_new_tokens, rng=rng, temperature=temperature, top_k=top_k, top_p=top_p,
+                        use_cache=use_cache)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.to_dict().items())
+
+
+def _cached_block(block: nn.TransformerEncoderLayer, x: Tensor, cache: nn.KVCache, layer: int) -> Tensor:
+    """A pre-LN GPT block on the new positions x (N, T, d), its keys and values appended to ``cache``'s ``layer``:
+    x + SA(LN₁(x)) with the new queries over all cached keys, then + FF(LN₂(·)), as the block computes it."""
+    attn = block.self_attn
+    n, t, e = x.shape
+    qkv = attn.in_proj(block.norm1(x))                                       # (N, T, 3E): Q, K, V side by side
+
+    def heads(i: int) -> Tensor:                                             # block i of Q|K|V -> (N, H, T, d)
+        part = F.getitem(qkv, (..., slice(i * e, (i + 1) * e)))
+        return F.transpose(F.reshape(part, (n, t, attn.num_heads, attn.head_dim)), (0, 2, 1, 3))
+
+    q, k, v = heads(0), heads(1), heads(2)
+    k_all, v_all = cache.update(layer, k.data, v.data)                       # (N, H, start+T, d)
+    out, _ = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=F.offset_causal_mask(t, k_all.shape[2]))
+    x = x + attn.out_proj(F.reshape(F.transpose(out, (0, 2, 1, 3)), (n, t, e)))
+    return x + block.feed_forward(block.norm2(x))
 
 
 # ---- checkpoints ---------------------------------------------------------------

@@ -22,8 +22,7 @@ from dlbook import nn
 from dlbook._checks import array_of, check_integer, check_positive_int, check_rng
 from dlbook.autograd import Tensor
 from dlbook.checkpoint import load_checkpoint, save_checkpoint
-from dlbook.modes import eval_mode
-from dlbook.sampling import next_token_distribution
+from dlbook.models.decoding import generate
 
 
 @dataclass(frozen=True)
@@ -149,35 +148,11 @@ class Llama(nn.Module):
         ``use_cache=True``: the prompt is run once and each new token alone, attending over the cached keys
         and values; prompt and new tokens must then fit in ``context``.  ``use_cache=False`` runs the whole
         window for every token (sliding once the text outgrows the context).  Within the context both
-        compute the same logits (to rounding) and draw the same tokens from the same ``rng``.
+        compute the same logits (to rounding) and draw the same tokens from the same ``rng``
+        (see :func:`~dlbook.models.decoding.generate`).
         """
-        idx = np.asarray(prompt)
-        if idx.size == 0:
-            raise ValueError("prompt is empty: give at least one token to continue from")
-        check_integer("prompt", idx)
-        seq = [int(i) for i in idx.reshape(-1)]
-        check_rng(rng)
-        max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
-        context = self.config.context
-        if use_cache and len(seq) + max_new_tokens - 1 > context:
-            raise ValueError(f"prompt ({len(seq)} tokens) + max_new_tokens ({max_new_tokens}) − 1 exceed the "
-                             f"context ({context}) that the KV cache holds; use_cache=False slides the window")
-        if len(seq) > context:
-            raise ValueError(f"prompt is {len(seq)} tokens long, longer than the model's context ({context})")
-        cache = self.new_cache() if use_cache else None
-        new, probs = [], []
-        with eval_mode(self):
-            feed = seq                                          # what the model has not seen yet
-            for _ in range(max_new_tokens):
-                window = feed if use_cache else seq[-context:]
-                logits = self(np.array([window]), cache).data[0, -1]
-                p = next_token_distribution(logits, temperature, top_k, top_p)
-                i = int(rng.choice(p.size, p=p))
-                new.append(i)
-                probs.append(float(p[i]))
-                seq.append(i)
-                feed = [i]
-        return np.asarray(new, dtype=np.int64), np.asarray(probs)
+        return generate(self, prompt, max_new_tokens, rng=rng, temperature=temperature, top_k=top_k, top_p=top_p,
+                        use_cache=use_cache)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.config.to_dict().items())

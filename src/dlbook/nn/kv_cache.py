@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from dlbook._checks import array_of, check_int, check_positive_int
+from dlbook.autograd import is_grad_enabled
 
 
 def kv_cache_bytes(num_layers: int, n_kv_heads: int, head_dim: int, length: int, dtype: Any = np.float32,
@@ -37,7 +38,8 @@ class KVCache:
 
     ``length`` positions are filled.  Each layer's attention calls :meth:`update` with its new keys and
     values (written at ``length`` ..) and reads back all filled positions; after all layers ran, the model
-    calls :meth:`advance`.  The cache stores plain arrays (no graph): it is for generation, under ``no_grad``.
+    calls :meth:`advance`.  The cache stores plain arrays (no graph): it is for generation, and :meth:`update`
+refuses to run while gradients are recorded (use ``no_grad``).
     """
 
     def __init__(self, num_layers: int, batch_size: int, n_kv_heads: int, max_length: int, head_dim: int,
@@ -58,6 +60,8 @@ class KVCache:
     def update(self, layer: int, k: Any, v: Any) -> tuple[np.ndarray, np.ndarray]:
         """Write k, v: (B, n_kv_heads, T, head_dim) at positions ``length`` .. ``length`` + T − 1 of ``layer``;
         return the keys and values of positions 0 .. ``length`` + T − 1 (views of the cache)."""
+        if is_grad_enabled():                 # the cache keeps plain arrays: no gradient would reach them
+            raise ValueError("cache is for inference: use a KVCache inside dlbook.no_grad() (or eval_mode)")
         layer = check_int("layer", layer, 0, self.num_layers - 1)
         ka, va = array_of(k), array_of(v)
         b, h, _, d = self.keys[layer].shape

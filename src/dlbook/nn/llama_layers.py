@@ -17,7 +17,7 @@ import numpy as np
 
 from dlbook import functional as F
 from dlbook._checks import check_float, check_positive_int, layer_input
-from dlbook.autograd import Tensor, is_grad_enabled
+from dlbook.autograd import Tensor
 from dlbook.nn.kv_cache import KVCache
 from dlbook.nn.linear import Linear
 from dlbook.nn.module import Module, Parameter
@@ -123,8 +123,6 @@ class GroupedQueryAttention(Module):
             raise ValueError(f"GroupedQueryAttention: x must be (N, T, embed_dim={self.embed_dim}), got {x.shape}")
         if cache is not None and not isinstance(cache, KVCache):
             raise TypeError(f"cache must be a KVCache or None, got {type(cache).__name__}")
-        if cache is not None and is_grad_enabled():   # cached keys are plain arrays: no gradient would reach them
-            raise ValueError("cache is for inference: run with a KVCache inside dlbook.no_grad() (or eval_mode)")
         n, t, _ = x.shape
         q = self._heads(self.q_proj(x), self.num_heads)                      # (N, H, T, d)
         k = self._heads(self.k_proj(x), self.n_kv_heads)                     # (N, H_kv, T, d)
