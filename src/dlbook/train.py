@@ -109,6 +109,18 @@ class Run:
     eval_seconds: float = 0.0
 
 
+def update(optimizer: Optimizer, scheduler: WarmupCosine | None = None, clip: float | None = None,
+           check_finite: bool = True) -> None:
+    """Step 4 of §3.2 as large models take it, once the gradients are in ``.grad``: clip them to total norm
+    ``clip`` (if given; a non-finite norm raises FloatingPointError when ``check_finite``), let the optimiser
+    update the weights, and move the scheduler to the next step's learning rate."""
+    if clip is not None:                    # keep one bad batch from throwing the weights far
+        clip_grad_norm(optimizer.params, clip, error_if_nonfinite=check_finite)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+
+
 def _check_finite(loss: float, check: bool, name: str, at: str) -> None:
     if check and not np.isfinite(loss):
         raise FloatingPointError(f"{name}: training diverged at {at}: the loss is {loss}; "
@@ -162,14 +174,10 @@ def train_loop(batch_loss: Callable[[int], Tensor] | None, optimizer: Optimizer,
                 optimizer.zero_grad()
                 value = float(step_gradients(n))
                 _check_finite(value, stop_on_nonfinite, name, at)
-            if clip is not None:                    # keep one bad batch from throwing the weights far
-                try:
-                    clip_grad_norm(optimizer.params, clip, error_if_nonfinite=stop_on_nonfinite)
-                except FloatingPointError as err:
-                    raise FloatingPointError(f"{name}: training diverged at {at}: {err}") from None
-            optimizer.step()                        # 4. update
-            if scheduler is not None:
-                scheduler.step()                    # the learning rate of the next step
+            try:
+                update(optimizer, scheduler, clip, check_finite=stop_on_nonfinite)   # 4. update
+            except FloatingPointError as err:
+                raise FloatingPointError(f"{name}: training diverged at {at}: {err}") from None
             run.step = n
             bar.update(1)
             stop = False

@@ -54,10 +54,10 @@ from dlbook.checkpoint import load_checkpoint
 from dlbook.data.text import random_windows
 from dlbook.data_parallel import DataParallel
 from dlbook.models.gpt import GPT, GPTConfig, load_gpt_state, save_gpt
-from dlbook.optim import AdamW, WarmupCosine, clip_grad_norm
+from dlbook.optim import AdamW, WarmupCosine
 from dlbook.recipes.export import export_history, export_weights
 from dlbook.recipes.news_lm import NewsData, evaluate, load_news_data, token_losses
-from dlbook.train import lr_schedule, train_loop
+from dlbook.train import lr_schedule, train_loop, update
 
 # the data and the scores live in news_lm, the exports in export; chapters and tests import them from here too
 __all__ = ["ASSET", "BASE_ASSET", "PRESETS", "STAGE1_ASSET", "NewsData", "PretrainHistory", "best_path", "evaluate",
@@ -122,14 +122,12 @@ class PretrainHistory:
 
 def train_step(model: GPT, optimizer: AdamW, scheduler: WarmupCosine, x: np.ndarray, y: np.ndarray,
                clip: float | None) -> float:
-    """One step on windows x -> y (N, L): forward, loss, backward, clip, AdamW update, next learning rate."""
+    """One step on windows x -> y (N, L): forward, loss, backward, then :func:`dlbook.train.update` — what
+    :func:`dlbook.train.train_loop` does at every step of :func:`pretrain`."""
     loss = model.loss(x, y)                      # forward pass and the error
     optimizer.zero_grad()
     loss.backward()                              # backward pass
-    if clip:
-        clip_grad_norm(optimizer.params, clip)   # keep one bad batch from throwing the weights far
-    optimizer.step()                             # update
-    scheduler.step()                             # learning rate for the next step
+    update(optimizer, scheduler, clip or None)   # clip, AdamW update, learning rate of the next step
     return float(loss.data)
 
 
