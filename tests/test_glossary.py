@@ -72,6 +72,8 @@ def test_checker_reports_a_broken_glossary(tmp_path: Path) -> None:
         "entry 2 (convolution): duplicate en term 'convolution' (first in entry 1)",
         "entry 3 (pooling): missing or empty definition",
         "dropout: does not occur in the text of a",
+        "stride (step): its Chinese 步幅 does not occur in the text of a",
+        "convolution: its Chinese 卷积运算 does not occur in the text of a",
         "attention: where='zzz' names no chapter in _toc.yml",
         "entry 7 (kernel): unknown fields colour",
     ])

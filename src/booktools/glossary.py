@@ -9,7 +9,7 @@ Each entry of the YAML list has four fields::
 
 :func:`problems` lists what is wrong with the entries: a missing or empty field, a definition on more
 than one line, a duplicated English or Chinese term, a ``where`` that names no chapter of the table of
-contents, or a term that does not occur in the text of the chapter it points to.
+contents, or a term — in English or in Chinese — that does not occur in the text of the chapter it points to.
 """
 
 from __future__ import annotations
@@ -103,6 +103,11 @@ def chapter_text(path: Path) -> str:
                      for c in nb.get("cells", []) if c.get("cell_type") == "markdown")
 
 
+#: A run of Chinese characters: each run of a glossary entry's Chinese term must appear in its chapter, so that
+#: "im2col（图像转列）" needs 图像转列 there, and "生成式预训练Transformer" needs 生成式预训练.
+CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
 def _chapter_file(chapters: Path, stem: str) -> Path | None:
     for suffix in (".ipynb", ".md"):
         if (chapters / f"{stem}{suffix}").exists():
@@ -133,6 +138,8 @@ def problems(glossary: str | Path, root: str | Path) -> list[str]:
             texts[term.chapter] = chapter_text(page).lower()
         if not any(v.lower() in texts[term.chapter] for v in term.variants):
             errors.append(f"{term.en}: does not occur in the text of {term.chapter}")
+        elif not all(run in texts[term.chapter] for run in CJK_RUN.findall(term.zh)):
+            errors.append(f"{term.en}: its Chinese {term.zh} does not occur in the text of {term.chapter}")
     return errors
 
 
