@@ -124,3 +124,21 @@ def compare(fn: Any, reference: Callable[..., Any], cases: Sequence[Case], *, ar
                 continue
             return verdict(False, f"For inputs {inputs}: {problem}{_hint(diagnose, case, got)}")
     return verdict(True, f"{success} (compared with dlbook on {len(cases)} random inputs of different shapes).")
+
+
+def optimizer_path(make_optimizer: Callable[[list[Any]], Any], w: np.ndarray, grads: np.ndarray) -> np.ndarray:
+    """The weights after each step of a ``dlbook.optim`` optimiser fed the gradients ``grads``: (steps, *w.shape).
+
+    ``make_optimizer(params)`` builds it, e.g. ``lambda ps: SGD(ps, lr=0.1)``.
+    """
+    from dlbook.nn.module import Parameter
+
+    p = Parameter(w)
+    opt = make_optimizer([p])
+    path = []
+    for g in grads:
+        p.grad = g.copy()
+        opt.step()
+        path.append(p.data.copy())
+    return np.stack(path)
+

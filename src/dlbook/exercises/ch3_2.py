@@ -12,10 +12,9 @@ import numpy as np
 from dlbook import functional as F
 from dlbook.autograd import Tensor
 from dlbook.exercises._answers import Mistake, check_number
-from dlbook.exercises._compare import check_callable, compare
+from dlbook.exercises._compare import check_callable, compare, optimizer_path
 from dlbook.exercises._registry import explore, register
 from dlbook.functional import sigmoid_array, softmax_array
-from dlbook.nn.module import Parameter
 from dlbook.optim import SGD
 
 #: The neuron of the by-hand exercise: E = (σ(w1·x1 + w2·x2 + b) − t)².
@@ -120,14 +119,7 @@ STEPS = 4
 
 
 def _sgd_reference(w: np.ndarray, grads: np.ndarray, lr: float, momentum: float) -> np.ndarray:
-    p = Parameter(w)
-    opt = SGD([p], lr=lr, momentum=momentum)
-    path = []
-    for g in grads:
-        p.grad = g.copy()
-        opt.step()
-        path.append(p.data.copy())
-    return np.stack(path)
+    return optimizer_path(lambda ps: SGD(ps, lr=lr, momentum=momentum), w, grads)
 
 
 def _sgd_runner(fn: Any) -> Any:

@@ -13,10 +13,9 @@ from typing import Any
 import numpy as np
 
 from dlbook.exercises._answers import Mistake, check_number
-from dlbook.exercises._compare import check_callable, compare
+from dlbook.exercises._compare import check_callable, compare, optimizer_path
 from dlbook.exercises._registry import explore, register
 from dlbook.gradcheck import numerical_grad
-from dlbook.nn.module import Parameter
 from dlbook.optim import Adam
 
 #: The by-hand exercise: one weight, its first gradient, Adam's default betas and eps, learning rate 0.1.
@@ -116,14 +115,7 @@ STEPS = 4
 
 
 def _adam_reference(w: np.ndarray, grads: np.ndarray, lr: float, beta1: float, beta2: float) -> np.ndarray:
-    p = Parameter(w)
-    opt = Adam([p], lr=lr, betas=(beta1, beta2), eps=1e-8)
-    path = []
-    for g in grads:
-        p.grad = g.copy()
-        opt.step()
-        path.append(p.data.copy())
-    return np.stack(path)
+    return optimizer_path(lambda ps: Adam(ps, lr=lr, betas=(beta1, beta2), eps=1e-8), w, grads)
 
 
 def _adam_runner(fn: Any) -> Any:

@@ -71,7 +71,7 @@ from dlbook.recipes.sweep_results import (
 #: The quick one-pass recipe (5.3's live run, chapter 6): the first ``n_train`` training reviews, ``n_val`` for
 #: the curves, one epoch.
 SETTINGS: dict[str, Any] = dict(n_train=2000, n_val=300, epochs=1, batch_size=32, eval_every=8, alpha=8.0,
-                                lr_full=1e-3, lr_head=3e-3, lr_lora=3e-3, dapt_steps=60, dapt_lr=1e-3)
+                                lr_full=1e-3, lr_head=3e-3, lr_lora=3e-3)
 
 #: The sweep's recipe (``--set key=value`` changes one; a results file only ever holds runs of one recipe).
 #: ``n_val`` validation reviews pick the best evaluation; ``n_test`` None = the whole test split.  A GPT run
