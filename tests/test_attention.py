@@ -443,3 +443,18 @@ def test_row_max_equals_numpy_max(length: int) -> None:
     s = rng.standard_normal((3, 2, length)).astype(np.float32)
     s[0, 0, :] = -np.inf
     np.testing.assert_array_equal(row_max(s), s.max(-1, keepdims=True))
+
+
+def test_attention_one_query_at_a_time() -> None:
+    """Verifies (eq-attention-weights): for each query i, a_ij = softmax_j(q_i·k_j/√d_k) and o_i = Σ_j a_ij v_j,
+    computed with scalar loops, equal the readable attention's weights and output."""
+    rng = np.random.default_rng(7)
+    q, k, v = rng.standard_normal((1, 1, 3, 4)), rng.standard_normal((1, 1, 5, 4)), rng.standard_normal((1, 1, 5, 2))
+    out, weights = F.attention_reference(Tensor(q), Tensor(k), Tensor(v))
+    for i in range(3):
+        scores = [sum(q[0, 0, i, c] * k[0, 0, j, c] for c in range(4)) / math.sqrt(4) for j in range(5)]
+        a = [math.exp(s - max(scores)) for s in scores]
+        a = [x / sum(a) for x in a]
+        np.testing.assert_allclose(weights[0, 0, i], a, rtol=1e-12)
+        o = [sum(a[j] * v[0, 0, j, c] for j in range(5)) for c in range(2)]
+        np.testing.assert_allclose(out.data[0, 0, i], o, rtol=1e-12)

@@ -109,7 +109,9 @@ def attention_reference(q: Any, k: Any, v: Any, attn_mask: Any = None, is_causal
     """softmax(Q Kᵀ/√d_k) V from matmul and softmax; the readable twin of :func:`scaled_dot_product_attention`.
 
     Same arguments, shapes and results (output Tensor, weights array); the
-    gradient comes from autograd through the composed ops.
+    gradient comes from autograd through the composed ops.  Row by row: query
+    i's weights over the keys, and its output as the weighted sum of the
+    values.  Implements (eq-attention-weights).
     """
     mask, keep, sc = _attention_args(q, k, v, attn_mask, is_causal, dropout_p, rng, scale)
     out, weights = _attend(q, k, v, mask, sc, keep)
