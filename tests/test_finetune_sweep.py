@@ -190,10 +190,19 @@ def test_two_shards_share_one_results_file(tiny_checkpoint: Path, tmp_path: Path
 
 
 def test_shipped_sweep_results_cover_every_budget_method_and_seed() -> None:
-    """Once shipped, the results 5.3 plots hold every planned run (5 budgets x 5 methods x 3 seeds + the ranks)."""
+    """The results 5.3 plots hold every planned run (5 budgets x 5 methods x 3 seeds + the ranks), made by the
+    sweep's recipe of today from the shipped Part IV checkpoint (so the stated command remakes them)."""
+    import hashlib
     from importlib import resources
 
-    shipped = resources.files("dlbook").joinpath("assets/finetune_sweep.json")
-    if not shipped.is_file():
-        pytest.skip("the label-efficiency sweep's results are not shipped yet")
-    check_complete(load_results(str(shipped)))
+    from dlbook.recipes.pretrain import BASE_ASSET
+
+    results = load_results(str(resources.files("dlbook").joinpath("assets/finetune_sweep.json")))
+    check_complete(results)
+    assert results["recipe"] == sweep.RECIPE
+    assert results["checkpoint"]["sha256"] == hashlib.sha256(BASE_ASSET.read_bytes()).hexdigest()
+    assert results["n_test"] == 1741 and results["n_train"] == 13_928
+    for key, row in results["runs"].items():
+        assert 0.5 < row["test_acc"] <= 1.0, key
+        if parse_key(key).method not in ("tfidf",):
+            assert row["best_step"] <= row["steps"], key
