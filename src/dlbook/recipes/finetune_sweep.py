@@ -31,11 +31,9 @@ and of chapter 6.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
-import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,6 @@ import numpy as np
 from dlbook import functional as F
 from dlbook import nn
 from dlbook._cli import parse_settings
-from dlbook._io import atomic_write
 from dlbook.autograd import Tensor, no_grad
 from dlbook.data.chinese import load_reviews
 from dlbook.finetune.classifier import (
@@ -56,6 +53,7 @@ from dlbook.finetune.classifier import (
 )
 from dlbook.finetune.freeze import trainable_parameters
 from dlbook.finetune.lora import LoRALinear
+from dlbook.recipes.results_file import balanced_shard, done_keys, locked, read_runs, store_run
 from dlbook.recipes.sweep_results import (
     BUDGETS,
     LORA_RANK,
@@ -161,43 +159,6 @@ def _tfidf_run(texts: dict[str, list[str]], ys: dict[str, np.ndarray], subset: n
 
 
 # ---- the results file ---------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock beside ``path`` (POSIX), so two shards never overwrite each other's runs."""
-    try:
-        import fcntl
-    except ImportError:                      # no fcntl (Windows): run one shard per results file there
-        yield
-        return
-    with open(path.with_name(path.name + ".lock"), "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _read(path: Path, header: dict[str, Any]) -> dict[str, Any]:
-    """The results in ``path`` (or an empty sweep); refuses a file made with another checkpoint or recipe."""
-    if not path.exists():
-        return {**header, "runs": {}}
-    results = json.loads(path.read_text(encoding="utf-8"))
-    differ = [k for k in header if results.get(k) != header[k]]
-    if differ:
-        raise ValueError(f"{path} holds runs made with another {', '.join(differ)}: "
-                         f"{ {k: results.get(k) for k in differ} } vs this sweep's { {k: header[k] for k in differ} }")
-    return results
-
-
-def _store(path: Path, header: dict[str, Any], key: str, row: dict[str, Any]) -> None:
-    with _locked(path):
-        results = _read(path, header)
-        results["runs"][key] = row
-        results["runs"] = dict(sorted(results["runs"].items()))
-        text = (json.dumps(results, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
-        atomic_write(path, lambda f: f.write(text))
-
-
 def estimated_cost(run: Run, recipe: dict[str, Any]) -> float:
     """A run's work in GPT training steps, roughly: TF-IDF and the probe (on cached features) count as one."""
     if run.method in ("tfidf", "frozen"):
@@ -208,19 +169,9 @@ def estimated_cost(run: Run, recipe: dict[str, Any]) -> float:
 
 
 def shard(runs: list[Run], index: int, count: int, recipe: dict[str, Any]) -> list[Run]:
-    """The runs of shard ``index`` of ``count``: longest first, each to the shard with the least work so far.
-
-    Work is :func:`estimated_cost`, so every shard computes the same split without talking.
-    """
-    if not 0 <= index < count:
-        raise ValueError(f"shard must be i/n with 0 <= i < n, got {index}/{count}")
-    load, mine = [0.0] * count, []
-    for run in sorted(runs, key=lambda r: (-estimated_cost(r, recipe), run_key(r))):
-        target = int(np.argmin(load))
-        load[target] += estimated_cost(run, recipe)
-        if target == index:
-            mine.append(run)
-    return [r for r in runs if r in mine]
+    """The runs of shard ``index`` of ``count``, balanced by :func:`estimated_cost`, so every shard computes the
+    same split without talking (:func:`dlbook.recipes.results_file.balanced_shard`)."""
+    return balanced_shard(runs, index, count, lambda r: estimated_cost(r, recipe), run_key)
 
 
 def _encode(texts: dict[str, list[str]], ys: dict[str, np.ndarray], tokenizer: Any, context: int,
@@ -261,8 +212,7 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
                   recipe=r, n_train=len(texts["train"]), n_val=len(texts["val"]), n_test=len(texts["test"]))
     runs = shard(plan(len(texts["train"]), budgets, methods, seeds, LORA_RANK, ranks, rank_sweep_at),
                  *shard_of, r)
-    with _locked(out):
-        done = set(_read(out, header)["runs"])
+    done = done_keys(out, header)
     todo = [run for run in runs if run_key(run) not in done][:max_runs]
     print(f"{len(runs)} runs in this shard, {len(runs) - len([x for x in runs if run_key(x) not in done])} "
           f"already in {out}, running {len(todo)}", flush=True)
@@ -284,11 +234,11 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
         else:
             row = _gpt_run(run, pretrained, data, subset, r, progress)
         row = {**run._asdict(), **row, "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0}
-        _store(out, header, run_key(run), row)
+        store_run(out, header, run_key(run), row)
         print(f"{run_key(run):<22} test acc {row['test_acc']:.3f}  best step {row.get('best_step', '-')!s:>5} "
               f"of {row.get('steps', '-')!s:>5}  {row['seconds']:7.1f} s ({row['cpu_seconds']:.1f} s CPU)", flush=True)
-    with _locked(out):
-        return _read(out, header)
+    with locked(out):
+        return read_runs(out, header)
 
 
 def _budget(text: str) -> int | str:
