@@ -7,6 +7,12 @@
 
 No layer has a bias.  Generation can keep each layer's keys and values in a
 :class:`~dlbook.nn.KVCache`: the prompt is run once (prefill), then each new token alone.
+
+For ablations (§5.5) each of the four changes can be switched back to the GPT's piece alone:
+``norm="layer"`` (LayerNorm), ``positions="learned"`` (a learned position table added to the token
+embeddings, no rotation), ``ffn="gelu"`` (Linear → GELU → Linear of width ``hidden``), ``n_kv_heads = nhead``
+(multi-head attention) and ``bias=True``.  With all five the model is the GPT of Part IV — the same function
+of the same weights (``tests/test_modern_block.py`` loads a GPT's weights into it).
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ class LlamaConfig:
     (and the KV cache's length), ``rope_base`` the base of the rotary angles, ``norm_eps`` RMSNorm's ε,
     ``tied`` shares the token embedding with the output layer.  The default ``hidden`` ≈ (8/3)·d_model
     gives SwiGLU's three matrices about the parameters of a GELU feed-forward of width 4·d_model.
+
+    The ablation switches (the defaults are Llama's): ``norm`` "rms" or "layer", ``positions`` "rope" or
+    "learned", ``ffn`` "swiglu" or "gelu" (``hidden`` is then the GELU layer's width), ``bias`` on every Linear.
     """
 
     vocab_size: int
@@ -46,13 +55,23 @@ class LlamaConfig:
     rope_base: float = 10000.0
     norm_eps: float = 1e-5
     tied: bool = True
+    norm: str = "rms"
+    positions: str = "rope"
+    ffn: str = "swiglu"
+    bias: bool = False
 
     def __post_init__(self) -> None:
+        for name, allowed in (("norm", ("rms", "layer")), ("positions", ("rope", "learned")),
+                              ("ffn", ("swiglu", "gelu"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not isinstance(self.bias, bool):
+            raise TypeError(f"bias must be a bool, got {type(self.bias).__name__}")
         for name in ("vocab_size", "context", "d_model", "num_layers", "nhead", "n_kv_heads", "hidden"):
             check_positive_int(name, getattr(self, name))
         if self.d_model % self.nhead:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by nhead ({self.nhead})")
-        if (self.d_model // self.nhead) % 2:
+        if self.positions == "rope" and (self.d_model // self.nhead) % 2:
             raise ValueError(f"the head size d_model / nhead = {self.d_model // self.nhead} must be even for RoPE")
         if self.nhead % self.n_kv_heads:
             raise ValueError(f"n_kv_heads ({self.n_kv_heads}) must divide nhead ({self.nhead})")
@@ -74,16 +93,31 @@ class LlamaConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
+def _norm(c: LlamaConfig, dtype: Any) -> nn.Module:
+    """RMSNorm, or the GPT's LayerNorm when ``c.norm == "layer"``."""
+    if c.norm == "rms":
+        return nn.RMSNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
+    return nn.LayerNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
+
+
 class LlamaBlock(nn.Module):
-    """x → h = x + GQA(RMSNorm(x)) → h + SwiGLU(RMSNorm(h)).  x: (N, T, d_model) -> the same shape."""
+    """x → h = x + GQA(RMSNorm(x)) → h + SwiGLU(RMSNorm(h)).  x: (N, T, d_model) -> the same shape.
+
+    With the config's ablation switches, LayerNorm for RMSNorm, no rotation, Linear → GELU → Linear for
+    SwiGLU, biases (see :class:`LlamaConfig`).
+    """
 
     def __init__(self, c: LlamaConfig, *, rng: np.random.Generator, dtype: Any) -> None:
         super().__init__()
-        self.attn_norm = nn.RMSNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
-        self.attn = nn.GroupedQueryAttention(c.d_model, c.nhead, c.n_kv_heads, rope=True, rope_base=c.rope_base,
-                                             rng=rng, dtype=dtype)
-        self.ffn_norm = nn.RMSNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
-        self.ffn = nn.SwiGLU(c.d_model, c.hidden, rng=rng, dtype=dtype)
+        self.attn_norm = _norm(c, dtype)
+        self.attn = nn.GroupedQueryAttention(c.d_model, c.nhead, c.n_kv_heads, bias=c.bias,
+                                             rope=c.positions == "rope", rope_base=c.rope_base, rng=rng, dtype=dtype)
+        self.ffn_norm = _norm(c, dtype)
+        if c.ffn == "swiglu":
+            self.ffn: nn.Module = nn.SwiGLU(c.d_model, c.hidden, bias=c.bias, rng=rng, dtype=dtype)
+        else:
+            self.ffn = nn.Sequential(nn.Linear(c.d_model, c.hidden, bias=c.bias, rng=rng, dtype=dtype), nn.GELU(),
+                                     nn.Linear(c.hidden, c.d_model, bias=c.bias, rng=rng, dtype=dtype))
 
     def forward(self, x: Tensor, cache: nn.KVCache | None = None, layer: int = 0) -> Tensor:
         h = x + self.attn(self.attn_norm(x), cache, layer)
@@ -104,8 +138,10 @@ class Llama(nn.Module):
         check_rng(rng)
         self.config = c = config
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model, rng=rng, std=0.02, dtype=dtype)
+        self.pos_emb = (nn.Embedding(c.context, c.d_model, rng=rng, std=0.02, dtype=dtype)
+                        if c.positions == "learned" else None)
         self.blocks = nn.Sequential(*[LlamaBlock(c, rng=rng, dtype=dtype) for _ in range(c.num_layers)])
-        self.norm = nn.RMSNorm(c.d_model, eps=c.norm_eps, dtype=dtype)
+        self.norm = _norm(c, dtype)
         self.head = None if c.tied else nn.Linear(c.d_model, c.vocab_size, bias=False, rng=rng, dtype=dtype)
 
     def new_cache(self, batch_size: int = 1) -> nn.KVCache:
@@ -129,6 +165,8 @@ class Llama(nn.Module):
             raise ValueError(f"{start} cached + {idx.shape[1]} new tokens are longer than the model's context "
                              f"({self.config.context})")
         x = self.tok_emb(idx)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb(np.arange(start, start + idx.shape[1]))
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
         if cache is not None:
