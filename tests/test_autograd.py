@@ -363,6 +363,39 @@ def test_linear_layer_matches_a_naive_loop() -> None:
     np.testing.assert_allclose(F.tanh(F.linear(Tensor(X), W, b)).data, naive, rtol=1e-12)
 
 
+def test_backprop_by_the_delta_recursion() -> None:
+    """The errors δ of a three-layer network computed by hand, top to bottom, give autograd's gradients:
+    ∂E/∂W = δ xᵀ and ∂E/∂b = δ per layer, δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ f′(z⁽ˡ⁾).
+    Verifies (eq-weight-grad) and (eq-delta)."""
+    rng = np.random.default_rng(8)
+    sizes = [4, 5, 3, 2]
+    Ws = [rng.standard_normal((o, i)) for i, o in zip(sizes, sizes[1:])]
+    bs = [rng.standard_normal(o) for o in sizes[1:]]
+    x, t = rng.standard_normal(4), rng.standard_normal(2)
+    # by hand: forward keeping every layer's input x⁽ˡ⁾, then the δ recursion (tanh hidden layers, linear output)
+    xs, a = [], x
+    for layer, (W, b) in enumerate(zip(Ws, bs)):
+        xs.append(a)
+        z = W @ a + b
+        a = np.tanh(z) if layer < len(Ws) - 1 else z
+    delta = 2 * (a - t) / t.size                     # E = mean squared error (eq-mse)
+    hand_W, hand_b = [None] * 3, [None] * 3
+    for layer in reversed(range(3)):
+        hand_W[layer], hand_b[layer] = np.outer(delta, xs[layer]), delta
+        if layer:
+            delta = (Ws[layer].T @ delta) * (1 - xs[layer] ** 2)    # f′(z) = 1 − tanh²(z), and tanh(z) = x⁽ˡ⁺¹⁾
+    # autograd
+    params = [_t(p.copy()) for pair in zip(Ws, bs) for p in pair]
+    h = Tensor(x)
+    for layer in range(3):
+        h = F.linear(h, params[2 * layer], params[2 * layer + 1])
+        h = F.tanh(h) if layer < 2 else h
+    F.mse_loss(h, t).backward()
+    for layer in range(3):
+        np.testing.assert_allclose(params[2 * layer].grad, hand_W[layer], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(params[2 * layer + 1].grad, hand_b[layer], rtol=1e-12, atol=1e-15)
+
+
 # ---- backward semantics ---------------------------------------------------------
 def test_chain_rule_on_a_composite_matches_hand_derivative() -> None:
     """Verifies (eq-chain-rule): d/dx sigmoid(w x + b)² by hand."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -9,7 +11,15 @@ from hypothesis import strategies as st
 
 from dlbook import nn
 from dlbook.autograd import Tensor
-from dlbook.functional.conv import avg_pool2d, conv2d, conv2d_reference, conv_output_size, max_pool2d
+from dlbook.functional.conv import (
+    avg_pool2d,
+    conv2d,
+    conv2d_im2col,
+    conv2d_reference,
+    conv_output_size,
+    im2col,
+    max_pool2d,
+)
 from dlbook.gradcheck import gradcheck
 
 SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -222,17 +232,60 @@ def test_max_pool_routes_the_gradient_to_a_nan_as_pytorch_does() -> None:
     np.testing.assert_array_equal(xt.grad[0, 0], [[0, 10, 0], [101, 1000, 0], [0, 0, 0]])
 
 
-def test_gradient_of_a_convolution_is_a_convolution() -> None:
-    """dL/dX = full correlation of dL/dY with the flipped kernel; dL/dK = correlation of X with dL/dY."""
+@pytest.mark.parametrize("fn", [conv2d, conv2d_reference, conv2d_im2col])
+def test_gradient_of_a_convolution_is_a_convolution(fn: Callable[..., Tensor]) -> None:
+    """dL/dX = full correlation of dL/dY with the flipped kernel; dL/dK = correlation of X with dL/dY; both
+    also as the sums of §4.3 written out.  Verifies (eq-conv-grad-kernel) and (eq-conv-grad-input)."""
     from scipy.signal import correlate2d
 
     rng = np.random.default_rng(3)
     X, K = _t(rng.standard_normal((1, 1, 6, 5))), _t(rng.standard_normal((1, 1, 3, 3)))
-    y = conv2d(X, K)
+    y = fn(X, K)
     g = rng.standard_normal(y.shape)
     y.backward(g)
     np.testing.assert_allclose(X.grad[0, 0], correlate2d(g[0, 0], K.data[0, 0, ::-1, ::-1], mode="full"), atol=1e-12)
     np.testing.assert_allclose(K.grad[0, 0], correlate2d(X.data[0, 0], g[0, 0], mode="valid"), atol=1e-12)
+    x, k, dy = X.data[0, 0], K.data[0, 0], g[0, 0]
+    (ho, wo), (kh, kw) = dy.shape, k.shape
+    dk = [[sum(dy[i, j] * x[i + m, j + n] for i in range(ho) for j in range(wo)) for n in range(kw)]
+          for m in range(kh)]
+    dx = [[sum(dy[i, j] * k[u - i, v - j] for i in range(ho) for j in range(wo)
+               if 0 <= u - i < kh and 0 <= v - j < kw) for v in range(x.shape[1])] for u in range(x.shape[0])]
+    np.testing.assert_allclose(K.grad[0, 0], dk, atol=1e-12)
+    np.testing.assert_allclose(X.grad[0, 0], dx, atol=1e-12)
+
+
+def test_conv_layer_sums_channels_with_stride_and_bias() -> None:
+    """Y_o(i,j) = b_o + Σ_c Σₘ Σₙ X_c(i·s + m, j·s + n) K_{o,c}(m,n) on a zero-padded X, written out as loops.
+    Verifies (eq-conv-layer)."""
+    rng = np.random.default_rng(5)
+    X, K, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    s, p = 2, 1
+    Xp = np.pad(X, ((0, 0), (0, 0), (p, p), (p, p)))
+    ho, wo = conv_output_size(7, 3, s, p), conv_output_size(6, 2, s, p)
+    want = np.array([[[[b[o] + sum(Xp[r, c, i * s + m, j * s + n] * K[o, c, m, n]
+                                   for c in range(3) for m in range(3) for n in range(2))
+                        for j in range(wo)] for i in range(ho)] for o in range(4)] for r in range(2)])
+    for fn in (conv2d, conv2d_reference, conv2d_im2col):
+        np.testing.assert_allclose(fn(X, K, b, stride=s, padding=p).data, want, atol=1e-12)
+
+
+def test_im2col_columns_are_the_patches() -> None:
+    """Column (i, j) of im2col(X) is the patch under the kernel at (i, j), and K̂ · im2col(X) is the convolution.
+    Verifies (eq-im2col)."""
+    rng = np.random.default_rng(6)
+    X, K = rng.standard_normal((1, 2, 5, 6)), rng.standard_normal((3, 2, 3, 2))
+    s = (2, 1)
+    out = (conv_output_size(5, 3, 2), conv_output_size(6, 2, 1))
+    cols = im2col(X, (3, 2), s, out)
+    assert cols.shape == (1, 2 * 3 * 2, out[0] * out[1])
+    for i in range(out[0]):
+        for j in range(out[1]):
+            patch = X[0, :, i * s[0]:i * s[0] + 3, j * s[1]:j * s[1] + 2]
+            np.testing.assert_array_equal(cols[0, :, i * out[1] + j], patch.reshape(-1))
+    Y = (K.reshape(3, -1) @ cols[0]).reshape(3, *out)
+    np.testing.assert_allclose(Y, conv2d_reference(X, K, stride=s).data[0], atol=1e-12)
+    np.testing.assert_allclose(conv2d_im2col(X, K, stride=s).data[0], Y, atol=1e-12)
 
 
 def test_float32_stays_float32() -> None:

@@ -7,7 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from booktools.equations import _cited, build_index, check, html_table, toc_files
+from booktools.equations import (
+    _cited,
+    build_index,
+    chapter_pages,
+    check,
+    display_problems,
+    displays,
+    exemptions,
+    html_table,
+    labelled_equations,
+    toc_files,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,3 +92,52 @@ def test_sentences_name_several_labels() -> None:
 def test_bad_root(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="chapters/"):
         build_index(tmp_path)
+
+
+# ---- every display labelled or exempt ------------------------------------------------
+FIXTURE = ROOT / "tests" / "fixtures" / "unlabelled-equation.ipynb"
+
+
+def test_every_display_is_labelled_or_exempt() -> None:
+    """Every $$ … $$, amsmath block or {math} directive of the book's pages has a label, or a
+    '% equation-exempt: <reason>' line above it whose reason cites only labels that exist."""
+    pages = chapter_pages(ROOT)
+    assert len(pages) >= 15, "the scan found almost no pages: is _toc.yml read?"
+    found = [d for page in pages for d in displays(page)[0]]
+    assert sum(d.label is not None for d in found) >= 40, "almost no labelled displays found: is the parser broken?"
+    assert display_problems(pages, set(labelled_equations(ROOT))) == []
+
+
+def test_unlabelled_display_checker_reports_the_fixture() -> None:
+    """The test of the test: on a notebook planting each fault, the checker names exactly those faults."""
+    found, _ = displays(FIXTURE)
+    assert [(d.cell, d.kind, d.label) for d in found if d.cell == "labelled"] == [
+        ("labelled", "$$", "eq-ok"), ("labelled", "$$", None)]     # the `$$ … $$` in inline code is no display
+    assert not any("inside code" in d.latex or "code cell" in d.latex for d in found)
+    problems = display_problems([FIXTURE], known_labels={"eq-ok"})
+    prefix = "unlabelled-equation cell"
+    assert sorted(problems) == sorted([
+        f"{prefix} labelled line 9: the display $$ z = 2 x $$ has no label: write it as $$ … $$ (eq-name), "
+        "or put '% equation-exempt: <reason>' on the line above it",
+        f"{prefix} exempt line 5: the exemption cites eq-nowhere, which no page labels",
+        f"{prefix} exempt line 8: '% equation-exempt:' gives no reason for $$ u = 0 $$",
+        f"{prefix} exempt line 10: '% equation-exempt' is not followed by a display",
+        f"{prefix} directive line 2: the display $$ s = t $$ has no label: write it as $$ … $$ (eq-name), "
+        "or put '% equation-exempt: <reason>' on the line above it",
+        f"{prefix} other-forms line 1: $$ a = b $$ sits inside a paragraph, where it can carry no label: "
+        "put it on lines of its own",
+        f"{prefix} other-forms line 3: the display $$ m = n $$ is a {{math}} directive: write it as $$ … $$ "
+        "(eq-name), or put '% equation-exempt: <reason>' on the line above it",
+        f"{prefix} other-forms line 8: the display $$ \\begin{{align}} p &= q \\end{{align}} $$ has no label: "
+        "write it as $$ … $$ (eq-name), or put '% equation-exempt: <reason>' on the line above it",
+    ])
+    # the exemption with a reason citing a label that exists is accepted, and listed with its reason
+    exempt = [d for d in found if d.exempt]
+    assert exempt[0].latex == "y = x w" and exempt[0].exempt.startswith("restates (eq-ok)")
+
+
+def test_the_books_exemptions_give_reasons() -> None:
+    """The deliberately unlabelled displays are few, and each says why (the equation index page lists them)."""
+    exempt = exemptions(ROOT)
+    assert 1 <= len(exempt) <= 10
+    assert all(len(d.exempt or "") >= 20 for d in exempt)

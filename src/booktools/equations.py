@@ -10,6 +10,15 @@ Three sources are scanned as text (nothing is imported, so the index needs neith
 
 One sentence may name several labels, as in "Implements (eq-sgd) and (eq-momentum)."
 
+Every *displayed* equation must be labelled, or deliberately exempt: :func:`displays` parses a page's markdown
+(as MyST does, with markdown-it) and finds every display — ``$$ … $$``, a bare ``\\begin{align}``, a
+``{math}`` directive, also inside dropdowns and other directives, but not in code. A display is exempt when the
+line right above it is the MyST comment ``% equation-exempt: <reason>`` — a derivation step or a restatement that
+no function implements; the comment is invisible in the book, the reason is reviewable in the source, and the
+equation index page lists every exemption with its reason.  :func:`display_problems` reports an unlabelled display
+that is not exempt, an exemption without a reason or without a display under it, and a reason citing a label no
+page defines; ``tests/test_equation_index.py`` fails on any of them.
+
 :func:`check` lists what is missing: a labelled equation no function implements, or one no
 test verifies; also a label the code or tests cite that no chapter defines, and a label
 defined twice.  ``tests/test_equation_index.py`` fails on any of them.
@@ -24,6 +33,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 #: A displayed, labelled equation in MyST: ``$$ latex $$ (eq-name)``.
 LABELLED = re.compile(r"\$\$(.+?)\$\$[ \t]*\((eq-[A-Za-z0-9_-]+)\)", re.DOTALL)
@@ -192,6 +205,157 @@ def check(entries: list[Entry], orphans: bool = False) -> list[str]:
         if not e.verified_by:
             problems.append(f"{e.label} ({e.chapters[0]}): no test says 'Verifies ({e.label})'")
     return problems
+
+
+# ---- every display labelled or exempt -------------------------------------------
+#: The MyST comment that exempts the display right under it: ``% equation-exempt: <reason>``.
+EXEMPT = re.compile(r"^\s*equation-exempt:(.*)$", re.DOTALL)
+#: Directives whose body is code or data, not markdown: a ``$$`` inside them is no display.
+_LITERAL_DIRECTIVES = {"code-cell", "code-block", "code", "sourcecode", "literalinclude", "mermaid", "raw",
+                       "csv-table", "glue:text", "glue:figure", "glue:math", "glue:any"}
+
+
+@dataclass
+class Display:
+    """One displayed equation of a page: where it is, its LaTeX, and its label or the reason it has none."""
+
+    page: str              # file stem
+    cell: str | None       # notebook cell id (None for a .md page)
+    line: int              # 1-based line within the cell (or the .md file)
+    latex: str
+    kind: str              # "$$", "inline $$", "amsmath" or "{math}"
+    label: str | None = None
+    exempt: str | None = None   # the reason after "% equation-exempt:", "" when the marker has none
+
+    def where(self) -> str:
+        """``3-3-cnn cell 77bb5daf line 7``: enough to find the display in the source."""
+        return f"{self.page}{f' cell {self.cell}' if self.cell else ''} line {self.line}"
+
+
+def _parser() -> MarkdownIt:
+    """A markdown-it parser with the MyST syntax the book enables (dollarmath with $$ inline, amsmath, comments)."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.amsmath import amsmath_plugin
+    from mdit_py_plugins.colon_fence import colon_fence_plugin
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.myst_blocks import myst_block_plugin
+
+    return (MarkdownIt("commonmark").use(dollarmath_plugin, double_inline=True).use(amsmath_plugin)
+            .use(myst_block_plugin).use(colon_fence_plugin))
+
+
+def _directive_body(content: str) -> tuple[str, int]:
+    """A directive's markdown body without its ``:option:`` lines or ``---`` YAML block, and the lines skipped."""
+    lines = content.split("\n")
+    skip = 0
+    if lines and lines[0].strip() == "---" and "---" in (x.strip() for x in lines[1:]):
+        skip = 1 + [x.strip() for x in lines[1:]].index("---") + 1
+    else:
+        while skip < len(lines) and re.match(r"^:[\w-]+:", lines[skip]):
+            skip += 1
+    return "\n".join(lines[skip:]), skip
+
+
+def _scan(text: str, page: str, cell: str | None, offset: int, md: MarkdownIt) -> tuple[list[Display], list[str]]:
+    """The displays of one markdown text, and the problems only the token stream shows (dangling markers)."""
+    found: list[Display] = []
+    problems: list[str] = []
+    pending: tuple[str, int] | None = None      # an exemption marker waiting for its display
+
+    def add(latex: str, kind: str, line: int, label: str | None = None) -> None:
+        nonlocal pending
+        reason = pending[0] if pending and pending[1] == line - 1 else None
+        found.append(Display(page, cell, line, " ".join(latex.split()), kind, label, reason))
+        pending = None
+
+    for tok in md.parse(text):
+        line = offset + (tok.map[0] + 1 if tok.map else 0)
+        if pending and tok.map and tok.type != "myst_line_comment":
+            if tok.type not in ("math_block", "math_block_label", "amsmath") and not (
+                    tok.type in ("fence", "colon_fence") and tok.info.strip().startswith("{math}")):
+                problems.append(f"{page}{f' cell {cell}' if cell else ''} line {pending[1]}: "
+                                "'% equation-exempt' is not followed by a display")
+                pending = None
+        if tok.type == "myst_line_comment":
+            if m := EXEMPT.match(tok.content):
+                pending = (m.group(1).strip(), line + tok.content.count("\n"))
+        elif tok.type in ("math_block", "math_block_label"):
+            add(tok.content, "$$", line, tok.info.strip() or None)
+        elif tok.type == "amsmath":
+            add(tok.content, "amsmath", line)
+        elif tok.type == "inline":
+            for child in tok.children or []:
+                if child.type == "math_inline_double":
+                    found.append(Display(page, cell, line, " ".join(child.content.split()), "inline $$"))
+        elif tok.type in ("fence", "colon_fence") and tok.info.strip().startswith("{"):
+            name = tok.info.strip()[1:].split("}", 1)[0]
+            if name == "math":
+                add(_directive_body(tok.content)[0], "{math}", line)
+            elif name not in _LITERAL_DIRECTIVES:
+                body, skipped = _directive_body(tok.content)
+                inner, inner_problems = _scan(body, page, cell, line + skipped, md)
+                found += inner
+                problems += inner_problems
+    if pending:
+        problems.append(f"{page}{f' cell {cell}' if cell else ''} line {pending[1]}: "
+                        "'% equation-exempt' is not followed by a display")
+    return found, problems
+
+
+def _markdown_cells(path: Path) -> list[tuple[str | None, str]]:
+    """(cell id, markdown) for each markdown cell of a notebook, or [(None, text)] for a .md page."""
+    if path.suffix == ".md":
+        return [(None, path.read_text(encoding="utf-8"))]
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return [(c.get("id"), "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
+            for c in nb.get("cells", []) if c.get("cell_type") == "markdown"]
+
+
+def displays(page: Path) -> tuple[list[Display], list[str]]:
+    """Every displayed equation of one page (a notebook's markdown cells or a .md file), and any misplaced
+    ``% equation-exempt`` marker."""
+    md = _parser()
+    found: list[Display] = []
+    problems: list[str] = []
+    for cell, text in _markdown_cells(page):
+        f, p = _scan(text, page.stem, cell, 0, md)
+        found += f
+        problems += p
+    return found, problems
+
+
+def display_problems(pages: list[Path], known_labels: set[str] | None = None) -> list[str]:
+    """What breaks "every display is labelled or exempt" in ``pages``, one line each (empty when nothing does).
+
+    ``known_labels``, when given, are the labels a reason may cite (``restates (eq-conv)``); citing another is
+    reported, so an exemption cannot point at an equation that is not there."""
+    problems: list[str] = []
+    for page in pages:
+        found, misplaced = displays(page)
+        problems += misplaced
+        for d in found:
+            short = d.latex if len(d.latex) <= 60 else d.latex[:57] + "..."
+            if d.kind == "inline $$":
+                problems.append(f"{d.where()}: $$ {short} $$ sits inside a paragraph, where it can carry no "
+                                "label: put it on lines of its own")
+            elif d.exempt is not None:
+                if not d.exempt:
+                    problems.append(f"{d.where()}: '% equation-exempt:' gives no reason for $$ {short} $$")
+                if d.label:
+                    problems.append(f"{d.where()}: {d.label} is both labelled and exempt")
+                for label in LABEL.findall(d.exempt):
+                    if known_labels is not None and label not in known_labels:
+                        problems.append(f"{d.where()}: the exemption cites {label}, which no page labels")
+            elif d.kind != "$$" or not d.label:
+                how = "is a {math} directive" if d.kind == "{math}" else "has no label"
+                problems.append(f"{d.where()}: the display $$ {short} $$ {how}: write it as $$ … $$ (eq-name), "
+                                "or put '% equation-exempt: <reason>' on the line above it")
+    return problems
+
+
+def exemptions(root: str | Path) -> list[Display]:
+    """The displays of the book's pages that are deliberately unlabelled, each with its reason."""
+    return [d for page in chapter_pages(Path(root)) for d in displays(page)[0] if d.exempt is not None]
 
 
 def html_table(entries: list[Entry]) -> str:

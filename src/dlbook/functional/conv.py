@@ -120,6 +120,7 @@ class Conv2dReference(Function):
     """Y[b, o, i, j] = bias[o] + Σ_c Σₘ Σₙ X[b, c, i·s + m, j·s + n] K[o, c, m, n]   (eq-conv), as loops.
 
     Backward, from the same sum: each product X·K sends g·K to X and g·X to K.
+    Implements (eq-conv-layer), and (eq-conv-grad-kernel) and (eq-conv-grad-input) in its backward.
     """
 
     @staticmethod
@@ -164,7 +165,8 @@ class Conv2dReference(Function):
 
 def conv2d_reference(x: Any, weight: Any, bias: Any = None, stride: int | tuple[int, int] = 1,
                      padding: int | tuple[int, int] = 0) -> Tensor:
-    """2-D convolution (cross-correlation) by nested loops, exactly as the formula.  Implements (eq-conv).
+    """2-D convolution (cross-correlation) by nested loops, exactly as the formula.  Implements (eq-conv)
+    and (eq-conv-layer).
 
     x: (N, C_in, H, W); weight: (C_out, C_in, kH, kW); bias: (C_out,) or None
     -> (N, C_out, Ho, Wo) with Ho = ⌊(H + 2p − kH)/s⌋ + 1 (eq-conv-output-size).
@@ -211,6 +213,7 @@ class Conv2dIm2col(Function):
 
     Backward (the same product, transposed):
     dL/dK̂ = Σ_b dL/dY_b · cols_bᵀ,   dL/dcols = K̂ᵀ · dL/dY  (then col2im),   dL/db = Σ dL/dY.
+    Implements (eq-im2col), and (eq-conv-grad-kernel) and (eq-conv-grad-input) as matrix products.
     """
 
     @staticmethod
@@ -241,6 +244,7 @@ class Conv2dIm2col(Function):
 def conv2d_im2col(x: Any, weight: Any, bias: Any = None, stride: int | tuple[int, int] = 1,
                   padding: int | tuple[int, int] = 0) -> Tensor:
     """2-D convolution as Y = K̂ · im2col(X) + b, the version §4.3 derives; the readable twin of :func:`conv2d`.
+    Implements (eq-im2col).
 
     x: (N, C_in, H, W); weight: (C_out, C_in, kH, kW); bias: (C_out,) or None;
     stride, padding: int or (vertical, horizontal) -> (N, C_out, Ho, Wo).  Whole
@@ -252,7 +256,8 @@ def conv2d_im2col(x: Any, weight: Any, bias: Any = None, stride: int | tuple[int
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: int | tuple[int, int] = 1,
            padding: int | tuple[int, int] = 0) -> Tensor:
-    """2-D convolution (cross-correlation) via im2col and one matrix product.  Implements (eq-conv).
+    """2-D convolution (cross-correlation) via im2col and one matrix product.  Implements (eq-conv)
+    and (eq-conv-layer).
 
     x: (N, C_in, H, W); weight: (C_out, C_in, kH, kW); bias: (C_out,) or None;
     stride, padding: int or (vertical, horizontal) -> (N, C_out, Ho, Wo) with

@@ -68,7 +68,9 @@ def matmul(a: Any, b: Any) -> Tensor:
 class Linear(Function):
     """z = x Wᵀ + b over the last axis of x.
 
-    dL/dx = g W,  dL/dW = Σ gᵀ x,  dL/db = Σ g  (sums over all leading axes).
+    dL/dx = g W,  dL/dW = Σ gᵀ x,  dL/db = Σ g  (sums over all leading axes), where g = dL/dz is the error δ.
+    Implements (eq-weight-grad), δ xᵀ summed over the batch, and the step Wᵀδ of (eq-delta) that carries the
+    error one layer down (the activation's backward then multiplies it by f′).
     """
 
     @staticmethod
