@@ -6,7 +6,7 @@ At each budget C of :data:`BUDGETS` the GPT of :mod:`dlbook.models.gpt` is train
 row, on People's Daily (:func:`dlbook.recipes.news_lm.load_news_data`, the vocabulary of Part IV), for as many
 tokens D as make C = 6·N·D, where N is the parameters a token passes through in a matrix product plus the
 attention products (:func:`dlbook.costs.training_flops`).  Sizes follow one rule (:func:`shape`): level k has
-k layers of width 32·k with k heads of size 32, so depth and width grow together.  Every run's warm-up and
+k layers of width 16·k with k heads of size 16, so depth and width grow together.  Every run's warm-up and
 cosine end exactly at its own token budget — a schedule planned for more steps than the run takes leaves the
 learning rate high at the end and makes small-data runs look worse than they are (the error that set
 Kaplan et al.'s exponents apart from Chinchilla's).  The loss is measured once, at the end, on the whole
@@ -38,10 +38,10 @@ from dlbook.recipes.results_file import balanced_shard, done_keys, store_run
 from dlbook.train import lr_schedule, train_loop
 
 #: Compute budgets (FLOPs) → the size levels trained at each; each row brackets the budget's best size.
-BUDGETS: dict[float, tuple[int, ...]] = {4e12: (1, 2, 3, 4, 5), 1.26e13: (1, 2, 3, 4, 5), 4e13: (2, 3, 4, 5, 6)}
+BUDGETS: dict[float, tuple[int, ...]] = {2.5e12: (1, 2, 3, 4, 5), 8e12: (1, 2, 3, 4, 5), 2.5e13: (2, 3, 4, 5, 6)}
 #: The training recipe of every run: only the number of steps differs, set by the budget and the size.
-RECIPE: dict[str, Any] = dict(context=128, batch_size=16, lr=2e-3, min_lr=2e-4, warmup=200, weight_decay=0.1,
-                              clip=1.0, dropout=0.0, min_freq=5, vocab="news+reviews", seed=0)
+RECIPE: dict[str, Any] = dict(width_per_level=16, context=128, batch_size=16, lr=2e-3, min_lr=2e-4, warmup=200,
+                              weight_decay=0.1, clip=1.0, dropout=0.0, min_freq=5, vocab="news+reviews", seed=0)
 
 
 class Run(NamedTuple):
@@ -56,11 +56,13 @@ def run_key(run: Run) -> str:
     return f"{run.budget:.3g}|{run.level}"
 
 
-def shape(level: int, vocab_size: int, context: int = RECIPE["context"]) -> GPTConfig:
-    """The GPT of size ``level``: ``level`` layers of width 32·level, ``level`` heads of size 32, MLP 4·width."""
+def shape(level: int, vocab_size: int, context: int = RECIPE["context"],
+          width_per_level: int = RECIPE["width_per_level"]) -> GPTConfig:
+    """The GPT of size ``level``: ``level`` layers of width w·level with ``level`` heads of size w (w =
+    ``width_per_level``), MLP 4·width."""
     if isinstance(level, bool) or not isinstance(level, int) or level < 1:
         raise ValueError(f"level must be a positive int, got {level!r}")
-    d = 32 * level
+    d = width_per_level * level
     return GPTConfig(vocab_size=vocab_size, context=context, d_model=d, num_layers=level, nhead=level,
                      dim_feedforward=4 * d)
 
@@ -81,7 +83,7 @@ def train_run(run: Run, recipe: dict[str, Any] = RECIPE, progress: bool = False)
     final validation loss in nats per character, wall and CPU time, the training curve)."""
     r = {**RECIPE, **recipe}
     data = load_news_data(r["min_freq"], r["vocab"])
-    config = shape(run.level, data.tokenizer.vocab_size, r["context"])
+    config = shape(run.level, data.tokenizer.vocab_size, r["context"], r["width_per_level"])
     steps = steps_for(run, config, r)
     model = GPT(config, rng=np.random.default_rng([r["seed"], run.level]))
     opt = AdamW(model.parameters(), lr=r["lr"], weight_decay=r["weight_decay"])
