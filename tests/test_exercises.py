@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dlbook.baselines.ladder import load_ladder
 from dlbook.exercises import (
     CHAPTER_MODULES,
     KINDS,
@@ -25,6 +26,7 @@ from dlbook.exercises import (
     ch4_3,
     ch4_4,
     ch4_5,
+    ch5_1,
     exercises,
     get,
 )
@@ -46,6 +48,7 @@ CHAPTERS_DONE = {
     "4.3": "4-3-convolution-formula",
     "4.4": "4-4-recurrence-formula",
     "4.5": "4-5-attention-formula",
+    "5.1": "5-1-setup-and-data",
 }
 
 
@@ -211,6 +214,32 @@ def multihead(q, k, v, num_heads, split="blocks", scale_by="head"):
     return out.transpose(0, 2, 3, 1).reshape(n, length, e)
 
 
+def kn_bigram(ids, vocab_size, lower="continuation", start=True, interpolate=True):
+    """The interpolated Kneser–Ney bigram table P[h, w] (one discount per order), or a mistaken variant."""
+    v = vocab_size
+
+    def discount(counts):
+        n1, n2 = np.sum(counts == 1), np.sum(counts == 2)
+        return n1 / (n1 + 2 * n2) if n1 else 0.5
+
+    if lower == "raw":
+        a1 = np.bincount(ids, minlength=v).astype(float)
+    else:
+        left = np.concatenate([[v], ids[:-1]])
+        seen = np.zeros((v + 1, v), bool)
+        seen[left, ids] = True
+        a1 = seen[:v if not start else v + 1].sum(axis=0).astype(float)
+    d1 = discount(a1[a1 > 0])
+    p1 = np.maximum(a1 - d1, 0) / a1.sum() + d1 * np.count_nonzero(a1) / a1.sum() / v
+    c = np.zeros((v, v))
+    np.add.at(c, (ids[:-1], ids[1:]), 1.0)
+    d2 = discount(c[c > 0])
+    total = c.sum(axis=1, keepdims=True)
+    safe = np.where(total > 0, total, 1.0)
+    lam = np.where(total > 0, d2 * np.count_nonzero(c, axis=1, keepdims=True) / safe, 1.0)
+    return np.maximum(c - d2, 0) / safe + (lam * p1 if interpolate else 0.0)
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -252,6 +281,10 @@ SOLUTIONS = {
     "4.5-score-spread": float(np.sqrt(64 * 1.0 * 4.0)),
     "4.5-attention-backward": attention_backward,
     "4.5-multihead": multihead,
+    "5.1-kn-bigram": (2 - 0.4) / 4 + 0.3 * (5 / 8 / 5),
+    "5.1-bpe-vocabulary": 4 + 5 + 2,
+    "5.1-bits-per-char": None,  # from the shipped ladder, below
+    "5.1-kn-table": kn_bigram,
 }
 
 
@@ -263,6 +296,7 @@ def _gradient_w1_by_autograd() -> float:
 
 
 SOLUTIONS["3.2-gradient-w1"] = _gradient_w1_by_autograd()
+SOLUTIONS["5.1-bits-per-char"] = load_ladder()["vocabs"]["news+reviews"]["models"]["mkn5"]["test"] / np.log(2)
 
 
 def test_every_checker_has_a_solution_here() -> None:
@@ -368,6 +402,19 @@ WRONG_NUMBERS = [
     ("4.5-score-spread", 32, "√4 = 2"),
     ("4.5-score-spread", 2, "after the division by √d_k"),
     ("4.5-score-spread", 128, "grows like √d_k"),
+    ("5.1-kn-bigram", 0.5, "raw ratio"),
+    ("5.1-kn-bigram", 0.4, "did not add the freed mass back"),
+    ("5.1-kn-bigram", 0.46, "not the uniform 1/V"),
+    ("5.1-kn-bigram", 0.4545, "distinct left neighbours"),
+    ("5.1-kn-bigram", 0.4429, "start of the text"),
+    ("5.1-bpe-vocabulary", 7, "special tokens"),
+    ("5.1-bpe-vocabulary", 10, "space is a character"),
+    ("5.1-bpe-vocabulary", 12, "occurs once"),
+    ("5.1-bpe-vocabulary", 100, "stops early"),
+    ("5.1-bpe-vocabulary", 2, "number of merges"),
+    ("5.1-bits-per-char", 3.8535 * 0.6931, "ln 2"),
+    ("5.1-bits-per-char", 3.8535 / 2.3026, "decimal digits"),
+    ("5.1-bits-per-char", 47.16, "perplexity"),
 ]
 
 
@@ -497,6 +544,11 @@ WRONG_FUNCTIONS = [
      ["q: (1, 3, 4), k: (1, 3, 4), v: (1, 3, 4), num_heads=2", "at index (0, 0, 0)", "one attention over all"]),
     ("4.5-multihead", lambda *args: multihead(*args, split="interleaved"), ["*consecutive* features"]),
     ("4.5-multihead", lambda *args: multihead(*args, scale_by="model"), ["not 1/√E"]),
+    ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, lower="raw"),
+     ["ids: (11,), vocab_size=5", "P is wrong", "at index (0, 0)", "not occurrences"]),
+    ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, start=False), ["one more distinct left neighbour"]),
+    ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, interpolate=False), ["sum to 1"]),
+    ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v)[:-1], ["P should have shape (5, 5), yours has shape (4, 5)"]),
 ]
 
 
@@ -551,7 +603,8 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
                                      ch3_5.check_encoder_parameters, ch4_1.check_ce_gradient,
                                      ch4_2.check_adam_first_step, ch4_3.check_strided_output,
                                      ch4_4.check_bptt_by_hand, ch4_4.check_vanishing_steps,
-                                     ch4_5.check_score_spread])
+                                     ch4_5.check_score_spread, ch5_1.check_kn_bigram,
+                                     ch5_1.check_bpe_vocabulary, ch5_1.check_bits_per_char])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
 def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
     with pytest.raises((TypeError, ValueError), match="answer"):
@@ -565,7 +618,7 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch4_1.check_gelu_derivative, ch4_1.check_cross_entropy,
                                      ch4_2.check_numerical_gradient, ch4_2.check_adam_step,
                                      ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt,
-                                     ch4_5.check_attention_backward, ch4_5.check_multihead])
+                                     ch4_5.check_attention_backward, ch4_5.check_multihead, ch5_1.check_kn_table])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))

@@ -29,6 +29,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "4.3": "ch4_3",
     "4.4": "ch4_4",
     "4.5": "ch4_5",
+    "5.1": "ch5_1",
 }
 
 _EXERCISES: dict[str, Exercise] = {}
