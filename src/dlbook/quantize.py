@@ -31,6 +31,7 @@ def quantize_int8(w: Any) -> tuple[np.ndarray, np.ndarray]:
     """Per-row absmax quantisation of a weight w: (out, in) -> (q int8 (out, in), scale float32 (out,)).
 
     scale_o = max_i |w_oi| / 127 (1 for an all-zero row, whose q is then 0); q = round(w / scale).
+    Implements (eq-int8); :func:`dequantize` gives Ŵ = q · scale.
     """
     wa = array_of(w)
     check_float("w", wa)
@@ -56,6 +57,8 @@ def dequantize(q: Any, scale: Any, dtype: Any = np.float32) -> np.ndarray:
 
 class QuantizedLinear(Module):
     """y = (x qᵀ) ⊙ scale + b: a Linear whose weight is stored as int8 rows and float32 scales (inference only).
+
+    Implements (eq-int8-matmul): y_o = s_o Σ_i x_i q_oi + b_o, the scale of output o applied after the sum.
 
     x: (..., in_features) -> (..., out_features) of x's dtype; no gradient flows through it.  Made from a
     trained layer with :meth:`from_linear`.  ``qweight``: int8 (out, in), ``scale``: float32 (out,),

@@ -25,7 +25,10 @@ from dlbook.autograd import is_grad_enabled
 
 def kv_cache_bytes(num_layers: int, n_kv_heads: int, head_dim: int, length: int, dtype: Any = np.float32,
                    batch_size: int = 1) -> int:
-    """2 · layers · kv_heads · head_dim · length · batch_size · (bytes per number of ``dtype``)."""
+    """2 · layers · kv_heads · head_dim · length · batch_size · (bytes per number of ``dtype``).
+
+    Implements (eq-kv-cache-memory): the bytes of the keys and values a :class:`KVCache` of that shape holds.
+    """
     for name, value in (("num_layers", num_layers), ("n_kv_heads", n_kv_heads), ("head_dim", head_dim),
                         ("batch_size", batch_size)):
         check_positive_int(name, value)
