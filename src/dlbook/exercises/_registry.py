@@ -30,6 +30,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "4.4": "ch4_4",
     "4.5": "ch4_5",
     "5.1": "ch5_1",
+    "5.5": "ch5_5",
 }
 
 _EXERCISES: dict[str, Exercise] = {}

@@ -160,7 +160,7 @@ def gelu(a: Any) -> Tensor:
 def silu(a: Any) -> Tensor:
     """SiLU(z) = z · σ(z) = z / (1 + e^(−z)), the gate of SwiGLU (``torch.nn.functional.silu``).
 
-    a: any shape -> the same shape; its backward is σ(z)(1 + z(1 − σ(z))).
+    a: any shape -> the same shape; its backward is σ(z)(1 + z(1 − σ(z))).  Implements (eq-silu).
     """
     check_float("a", a)
     return SiLU.apply(a)

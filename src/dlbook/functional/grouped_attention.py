@@ -65,6 +65,7 @@ def grouped_query_attention(q: Any, k: Any, v: Any, is_causal: bool = True) -> T
     q: (N, H, L, d); k, v: (N, H_kv, S, d) with H_kv dividing H and S ≥ L (when causal) -> (N, H, L, d).
     ``is_causal``: the queries are the last L of the S positions and each attends only to keys at
     or before its own position (:func:`offset_causal_mask`), so a cached prefix of S − L keys works.
+    Implements (eq-gqa).
     """
     qa, ka, va = array_of(q), array_of(k), array_of(v)
     for name, a in (("q", qa), ("k", ka), ("v", va)):

@@ -159,6 +159,7 @@ def rms_norm(x: Any, weight: Any = None, eps: float | None = None) -> Tensor:
     x: (..., D); weight γ: (D,) or None -> (..., D).  No mean is subtracted and there is no
     bias (Zhang & Sennrich 2019; Llama's normalisation).  ``eps`` None means the machine epsilon
     of x's dtype, as ``torch.nn.functional.rms_norm``.  The backward is written out in :class:`RMSNorm`.
+    Implements (eq-rmsnorm).
     """
     if eps is None:
         check_float("x", x)

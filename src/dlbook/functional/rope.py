@@ -75,6 +75,7 @@ def rope(x: Any, offset: int = 0, base: float = 10000.0) -> Tensor:
     (with a KV cache, ``offset`` is how many tokens are already cached).  Computes
     RoPE(x, m) = x ⊙ cos(mθ) + rotate_half(x) ⊙ sin(mθ), θᵢ = base^(−2i/head_dim),
     pairing feature i with feature i + head_dim/2 (Llama's Hugging Face layout; see the module docstring).
+    Implements (eq-rope).
     """
     xa = array_of(x)
     check_float("x", xa)

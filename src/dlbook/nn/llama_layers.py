@@ -69,6 +69,7 @@ class SwiGLU(Module):
         self.w2 = Linear(hidden, d_model, bias=bias, rng=rng, dtype=dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        """y = W₂ (SiLU(W₁ x) ⊙ W₃ x): x (..., d_model) -> (..., d_model).  Implements (eq-swiglu)."""
         return self.w2(F.silu(self.w1(x)) * self.w3(x))
 
     def extra_repr(self) -> str:
