@@ -470,3 +470,53 @@ def test_through_time_explorer_widget() -> None:
     b = static.select(cell="gru", radius=0.5)
     assert a != b and static.last_png == b
     assert sum(len(f) for f in static.frames.values()) < 1_000_000
+
+
+# ---------------------------------------------------------------------------
+# the sampling explorer (§3.4)
+# ---------------------------------------------------------------------------
+def test_char_lm_sample_is_what_generate_draws() -> None:
+    """sample() returns the drawn ids and their probabilities; generate() is the prompt plus those ids decoded."""
+    from dlbook.widgets.generation import compute_char_sampling
+
+    corpus = load_python_help(max_chars=5_000)
+    model = CharLM(corpus.tokenizer, 8, 12, cell="lstm", rng=np.random.default_rng(0))
+    ids, probs = model.sample("def ", 15, np.random.default_rng(3), temperature=0.8, top_k=4)
+    assert ids.shape == probs.shape == (15,) and np.all((probs > 0) & (probs <= 1))
+    assert model.generate("def ", 15, np.random.default_rng(3), temperature=0.8, top_k=4) == (
+        "def " + corpus.tokenizer.decode(ids))
+    greedy_ids, greedy_probs = model.sample("def ", 5, np.random.default_rng(0), top_k=1)
+    np.testing.assert_array_equal(greedy_probs, 1.0)               # top-1 leaves one character, drawn surely
+    res = compute_char_sampling(model, "def ", 0.8, 4, length=15, seed=3)
+    assert "".join(res["tokens"]) == res["text"] and len(res["tokens"]) == 15
+    np.testing.assert_array_equal(res["probs"], probs)
+    assert greedy_ids.shape == (5,)
+
+
+@pytest.mark.slow
+def test_char_sampling_explorer_and_what_the_chapter_says() -> None:
+    """§3.4's explorer on the shipped LSTM: the drawn characters' mean probability falls as the temperature
+    rises (for every prompt and top-k of the frames), and at T = 1.5 top-k 5 keeps it higher than no cut.
+    The static widget: sliders in increasing order, legible frames, a slider move changes the frame."""
+    from dlbook.recipes.char_lm import ASSET
+    from dlbook.widgets.base import LEGIBLE_DPI
+    from dlbook.widgets.generation import CHAR_PROMPTS, CHAR_TOP_K, compute_char_sampling, make_char_sampling_explorer
+
+    model, _ = CharLM.load(ASSET)
+    for prompt in CHAR_PROMPTS:
+        mean = {(t, k): float(np.mean(compute_char_sampling(model, prompt, t, k)["probs"]))
+                for t in (0.5, 1.0, 1.5) for k in CHAR_TOP_K}
+        for k in CHAR_TOP_K:
+            assert mean[0.5, k] > mean[1.0, k] > mean[1.5, k]
+        assert mean[1.5, 5] > mean[1.5, 0]
+    ex = make_char_sampling_explorer(model, mode="static")
+    assert len(ex.frames) == 2 * 3 * 3 and set(ex.sliders) == {"prompt", "temperature", "top_k"}
+    assert ex.options["temperature"] == [0.5, 1.0, 1.5] and ex.options["top_k"] == [0, 5, 20]
+    first = ex.last_png
+    assert ex.shown_png() == first == ex.frames[("The ", 1.0, 20)]
+    assert ex.select(temperature=1.5) != first
+    import io
+
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(first)).size[1] == round(2.6 * LEGIBLE_DPI)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import numpy as np
 import pytest
@@ -191,13 +192,19 @@ def test_draw_attention_labels_and_checks() -> None:
 
 @pytest.mark.slow
 def test_attention_explorer_static_and_live() -> None:
+    from PIL import Image
+
     from dlbook.widgets.attention_map import EXAMPLES, make_attention_explorer
+    from dlbook.widgets.base import LEGIBLE_DPI
 
     static = make_attention_explorer(mode="static", examples=EXAMPLES[:1])
     first = static.last_png
     assert len(static.frames) == 1 * 2 * 4
     assert static.select(head=1) != first
     assert static.select(head=0) == first
+    assert set(static.sliders) == {"layer", "head"}                 # one example: stated, not an inert control
+    assert static.shown_png() == first
+    assert Image.open(io.BytesIO(first)).size[0] == round(10.5 * LEGIBLE_DPI)   # legible, not 72 dpi
     live = make_attention_explorer(mode="live")
     before = live.last_png
     live.controls["text"].value = "2031-07-04"

@@ -126,3 +126,74 @@ def test_every_stored_widget_in_the_chapters_is_under_the_page_budget(path: Path
     sizes = stored_widget_sizes(json.loads(path.read_text()))
     too_big = {mid: n for mid, n in sizes.items() if n > MAX_WIDGET_BYTES}
     assert not too_big, f"{path.name}: widgets over {MAX_WIDGET_BYTES:,} bytes: {too_big}"
+
+
+@pytest.mark.slow
+def test_sliders_run_in_increasing_order_and_start_at_the_grids_first_value() -> None:
+    """A grid listing its default first (2, 1, 3) still gives a slider 1, 2, 3, showing 2's frame at the start."""
+    ex = Explorer(draw_wave, {"freq": W.FloatSlider(description="freq"), "phase": W.FloatSlider(description="phase")},
+                  {"freq": [2.0, 1.0, 3.0], "phase": [1.0, 0.0]})
+    assert [label for label, _ in ex.sliders["freq"].options] == ["1", "2", "3"]
+    assert [label for label, _ in ex.sliders["phase"].options] == ["0", "1"]
+    assert ex.sliders["freq"].index == 1 and ex.sliders["phase"].index == 1
+    assert ex.shown_png() == ex.last_png == ex.frames[(2.0, 1.0)]
+    # every slider position shows the frame drawn for the value its label names
+    for i, f in enumerate([1.0, 2.0, 3.0]):
+        for j, p in enumerate([0.0, 1.0]):
+            ex.display.selected_index, ex.display.children[i].selected_index = i, j   # what the jslinks do
+            assert ex.shown_png() == ex.frames[(f, p)] == ex.select(freq=f, phase=p)
+
+
+@pytest.mark.slow
+def test_a_single_valued_control_gets_no_slider_but_a_stated_value() -> None:
+    """A slider with one value changes nothing: static mode shows none, and says the value it keeps."""
+    ex = wave_explorer_with({"freq": [1.0, 2.0], "phase": [0.5]})
+    assert list(ex.sliders) == ["freq"] and ex.fixed == {"phase": 0.5}
+    texts = [c.value for c in ex.widget.children if isinstance(c, W.HTML)]
+    assert any("phase = 0.5" in t for t in texts)
+    assert ex.select(freq=2.0, phase=0.5) == ex.frames[(2.0, 0.5)]
+    with pytest.raises(ValueError, match="phase is fixed at 0.5"):
+        ex.select(phase=1.0)
+    only_fixed = wave_explorer_with({"freq": [3.0], "phase": [0.0]})
+    assert only_fixed.sliders == {} and only_fixed.shown_png() == only_fixed.frames[(3.0, 0.0)]
+
+
+def wave_explorer_with(grid: dict, **kwargs) -> Explorer:
+    controls = {"freq": W.FloatSlider(description="freq"), "phase": W.FloatSlider(description="phase")}
+    return Explorer(draw_wave, controls, grid, **kwargs)
+
+
+@pytest.mark.slow
+def test_frames_are_drawn_at_the_chosen_dpi() -> None:
+    """draw_wave is 3 × 2 inches: 300 × 200 pixels at the legible 100 dpi, 216 × 144 at the old 72."""
+    from dlbook.widgets.base import LEGIBLE_DPI
+
+    for dpi, size in ((LEGIBLE_DPI, (300, 200)), (72, (216, 144))):
+        for mode in ("static", "live"):
+            ex = wave_explorer_with({"freq": [1.0, 2.0], "phase": [0.0]}, mode=mode, dpi=dpi)
+            assert Image.open(io.BytesIO(ex.last_png)).size == size
+    with pytest.raises(ValueError, match="dpi must be"):
+        wave_explorer_with({"freq": [1.0], "phase": [0.0]}, dpi=10)
+
+
+@pytest.mark.slow
+def test_a_control_over_words_is_a_dropdown_wide_enough_for_its_longest_label() -> None:
+    """3.5's examples are dates like 二〇二六年十一月二十八日: a slider's readout cannot hold one and ran into the next
+    control; a drop-down as wide as the longest label (CJK characters count double) does not."""
+    def draw(word: str, freq: float):  # noqa: ANN202
+        return draw_wave(freq)
+
+    words = ["二〇二六年十一月二十八日 → iso", "2026-11-28 → zh"]
+    ex = Explorer(draw, {"word": W.Dropdown(description="example"), "freq": W.FloatSlider(description="freq")},
+                  {"word": words, "freq": [1.0, 2.0]})
+    assert isinstance(ex.sliders["word"], W.Dropdown) and isinstance(ex.sliders["freq"], W.SelectionSlider)
+    assert [label for label, _ in ex.sliders["word"].options] == words          # words keep their order
+    width = int(ex.sliders["word"].layout.width.removesuffix("ch"))
+    assert width >= len("example") + 2 * 12 + len(" → iso")
+    assert ex.select(word=words[1], freq=2.0) == ex.frames[(words[1], 2.0)]
+    ex.display.selected_index = 1           # what the jslink from the drop-down's index does in the page
+    ex.display.children[1].selected_index = 1
+    assert ex.shown_png() == ex.frames[(words[1], 2.0)]
+    short = Explorer(draw, {"word": W.Dropdown(description="surface"), "freq": W.FloatSlider(description="freq")},
+                     {"word": ["ravine", "banana"], "freq": [1.0]})
+    assert isinstance(short.sliders["word"], W.SelectionSlider)     # short words fit a slider's readout

@@ -17,7 +17,26 @@ from dlbook.widgets import (
     make_graph_explorer,
     make_vanishing_explorer,
 )
-from dlbook.widgets.descent import MINIMUM
+from dlbook.widgets.base import LEGIBLE_DPI
+from dlbook.widgets.descent import MINIMUM, STATIC_LRS, final_losses
+
+
+def _png_width(png: bytes) -> int:
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(png)).size[0]
+
+
+def _assert_every_slider_moves_in_order(ex) -> None:  # noqa: ANN001 - an Explorer
+    """No slider with a single value (it would change nothing), and each slider's values increasing."""
+    for name, slider in ex.sliders.items():
+        labels = [label for label, _ in slider.options]
+        assert len(labels) > 1, f"{name}: a slider with one value"
+        values = ex.options[name]
+        if all(isinstance(v, int | float) for v in values):
+            assert values == sorted(values), f"{name}: values {values} not in increasing order"
 
 
 # ---- computation graph --------------------------------------------------------------
@@ -69,6 +88,10 @@ def test_graph_explorer_live_redraws_on_a_slider_change() -> None:
 def test_graph_explorer_static_frames() -> None:
     ex = make_graph_explorer(mode="static")
     assert len(ex.frames) == 18
+    # x₂ and w₂ have one value in the frames: no inert slider for them, their values stated instead
+    assert set(ex.sliders) == {"x1", "w1", "b"} and ex.fixed == {"x2": -1.0, "w2": 0.8}
+    _assert_every_slider_moves_in_order(ex)
+    assert _png_width(ex.last_png) == round(7.4 * LEGIBLE_DPI)     # the 7.4-inch figure at a legible dpi, not 72
     first = ex.last_png
     assert ex.select(w1=-1.0) != first
     assert ex.select(w1=0.5) == first
@@ -119,10 +142,34 @@ def test_descent_explorer_live_and_static() -> None:
     ex.controls["surface"].value = "banana"
     assert ex.last_png != after_momentum
     static = make_descent_explorer(mode="static", steps=20)
-    assert len(static.frames) == 12
+    assert len(static.frames) == 2 * 4 * 3
     first = static.last_png
     assert static.select(momentum=0.9) != first
     assert static.select(surface="banana", momentum=0.0) not in (first,)
+    # the learning-rate slider reaches past 2/10, and steps and start point are stated, not inert sliders
+    assert set(static.sliders) == {"surface", "lr", "momentum"}
+    assert set(static.fixed) == {"steps", "start_u", "start_v"}
+    _assert_every_slider_moves_in_order(static)
+    assert max(static.options["lr"]) > 2 / 10
+    assert _png_width(static.last_png) == round(7.2 * LEGIBLE_DPI)
+    for lr in static.options["lr"]:      # every η the slider offers is a distinct frame
+        assert static.select(surface="ravine", lr=lr, momentum=0.0) == static.frames[("ravine", lr, 0.0, 20, -2.0, 2.5)]
+
+
+def test_descent_frames_show_what_the_chapter_says_about_momentum() -> None:
+    """§3.2's text on the static frames (40 steps from (−2, 2.5)): on the ravine, plain descent diverges past
+    η = 2/10; μ = 0.5 beats no momentum at every η and keeps η = 0.21 stable; μ = 0.9 overshoots — worse than
+    μ = 0.5 at every η but the smallest, worse than plain descent at η = 0.15, better only where plain steps crawl.
+    On the banana, η = 0.15 converges without momentum and blows up with it."""
+    ravine, banana = final_losses("ravine"), final_losses("banana")
+    lrs = sorted(STATIC_LRS)
+    start = compute_descent("ravine", 0.1, 0.0, 0)["loss"][0]
+    assert ravine[(0.21, 0.0)] > start and all(ravine[(lr, 0.0)] < start for lr in lrs if lr < 0.2)
+    assert all(ravine[(lr, 0.5)] < ravine[(lr, 0.0)] for lr in lrs)
+    assert ravine[(0.21, 0.5)] < 1e-6
+    assert all(ravine[(lr, 0.9)] > ravine[(lr, 0.5)] for lr in lrs[1:]) and ravine[(0.01, 0.9)] < ravine[(0.01, 0.5)]
+    assert ravine[(0.15, 0.9)] > ravine[(0.15, 0.0)] and ravine[(0.01, 0.9)] < ravine[(0.01, 0.0)]
+    assert banana[(0.15, 0.0)] < 0.1 and math.isinf(banana[(0.15, 0.5)]) and math.isinf(banana[(0.15, 0.9)])
 
 
 # ---- vanishing gradients -------------------------------------------------------------
@@ -196,3 +243,59 @@ def test_vanishing_explorer_live_and_static() -> None:
     first = static.last_png
     assert static.select(activation="tanh") != first
     assert static.select(activation="sigmoid") == first
+
+
+# ---- the decision boundary as the network trains (§3.1) -------------------------------------
+def test_boundary_snapshots_are_one_training_run() -> None:
+    """Stopping to look at epochs 0, 2 and 5 changes nothing: the snapshot at 5 is a plain 5-epoch fit."""
+    from dlbook import nn, optim
+    from dlbook.autograd import Tensor, no_grad
+    from dlbook.models import MLP
+    from dlbook.train import fit
+    from dlbook.widgets.boundary import compute_boundary, spirals
+
+    r = compute_boundary(8, "tanh", (5, 0, 2), resolution=20)
+    assert list(r["epochs"]) == [5, 0, 2] and r["probs"].shape == (3, 20, 20) and len(r["loss"]) == 5
+    X, y = spirals()
+    rng = np.random.default_rng(0)
+    model = MLP([2, 8, 8, 2], activation="tanh", rng=rng)
+    history = fit(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2), X, y, epochs=5,
+                  batch_size=64, rng=rng, progress=False)
+    np.testing.assert_allclose(r["loss"], history.loss, rtol=1e-12)
+    with no_grad():
+        p = F.softmax(model(Tensor(np.stack([r["u"].ravel(), r["v"].ravel()], axis=1))), axis=-1).data[:, 1]
+    np.testing.assert_allclose(r["probs"][0], p.reshape(20, 20), rtol=1e-12)
+    assert not np.allclose(r["probs"][0], r["probs"][1])          # training moved the boundary
+
+
+def test_boundary_rejects_bad_input() -> None:
+    from dlbook.widgets.boundary import compute_boundary
+
+    with pytest.raises(ValueError, match="activation must be one of"):
+        compute_boundary(8, "sigmoid")
+    with pytest.raises(ValueError, match="epochs must be"):
+        compute_boundary(8, "relu", ())
+
+
+@pytest.mark.slow
+def test_boundary_explorer_shows_what_the_chapter_says() -> None:
+    """§3.1: untrained, no better than a coin; the wide network (64) fits the spirals by epoch 30, the narrow one
+    (8) not yet; by epoch 150 both do.  Moving the epoch slider changes the frame; the frames are legible."""
+    from dlbook.widgets.boundary import STATIC_EPOCHS, compute_boundary, make_boundary_explorer
+
+    wide, narrow = compute_boundary(64, "relu"), compute_boundary(8, "relu")
+    at = {e: i for i, e in enumerate(STATIC_EPOCHS)}
+    assert wide["accuracy"][at[0]] <= 0.7 and narrow["accuracy"][at[0]] <= 0.7
+    assert wide["accuracy"][at[30]] >= 0.99 > 0.95 > narrow["accuracy"][at[30]]
+    assert wide["accuracy"][at[150]] == 1.0 and narrow["accuracy"][at[150]] >= 0.97
+    ex = make_boundary_explorer(mode="static")
+    assert set(ex.sliders) == {"epoch", "hidden"} and ex.fixed == {"activation": "relu"}
+    _assert_every_slider_moves_in_order(ex)
+    first = ex.last_png
+    frames = {e: ex.select(epoch=e, hidden=64) for e in STATIC_EPOCHS}
+    assert frames[0] == first and len(set(frames.values())) == len(STATIC_EPOCHS)
+    assert _png_width(first) == round(8.0 * LEGIBLE_DPI)
+    live = make_boundary_explorer(mode="live")
+    before = live.last_png
+    live.controls["epoch"].value = 5
+    assert live.last_png != before

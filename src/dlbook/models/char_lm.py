@@ -74,7 +74,13 @@ class CharLM(Module):
 
     def generate(self, prompt: str, length: int, rng: np.random.Generator, temperature: float = 1.0,
                  top_k: int | None = None) -> str:
-        """``prompt`` followed by ``length`` sampled characters.
+        """``prompt`` followed by ``length`` sampled characters (see :meth:`sample`)."""
+        ids, _ = self.sample(prompt, length, rng, temperature, top_k)
+        return prompt + self.tokenizer.decode(ids)
+
+    def sample(self, prompt: str, length: int, rng: np.random.Generator, temperature: float = 1.0,
+               top_k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Sample ``length`` characters after ``prompt``: (their ids (length,), the probability each had).
 
         The prompt is read in one pass; then each step feeds the last
         character and the carried state, and draws the next character with
@@ -86,14 +92,15 @@ class CharLM(Module):
             raise ValueError("prompt must be a non-empty string (the model needs a first character)")
         length = check_positive_int("length", length)
         check_rng(rng)
-        out = []
+        ids, probs = [], []
         with eval_mode(self):
             logits, state = self.forward_with_state(self.tokenizer.encode(prompt)[None, :])
             for _ in range(length):
-                i, _p = sample_next(logits.data[0, -1], rng, temperature, top_k)
-                out.append(i)
+                i, p = sample_next(logits.data[0, -1], rng, temperature, top_k)
+                ids.append(i)
+                probs.append(p)
                 logits, state = self.forward_with_state(np.array([[i]]), state)
-        return prompt + self.tokenizer.decode(out)
+        return np.array(ids, dtype=np.int64), np.array(probs)
 
     def save(self, path: str | os.PathLike, extra: dict[str, np.ndarray] | None = None) -> None:
         """Write parameters + config (+ extra arrays) as a dlbook ``.npz`` checkpoint."""

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dlbook._checks import check_int
-from dlbook.widgets.base import Explorer
+from dlbook.widgets.base import LEGIBLE_DPI, Explorer
 
 #: Examples the static explorer precomputes: (source text, target form).
 EXAMPLES = (("二〇二六年十一月二十八日", "iso"), ("2026-11-28", "zh"), ("1987年3月9日", "iso"))
@@ -141,7 +141,8 @@ def make_attention_explorer(mode: str = "static", model: Any = None,
                             examples: Sequence[tuple[str, str]] = EXAMPLES) -> Explorer:
     """Pick an example (static) or type a date (live), a layer and a head.
 
-    Static: len(examples) × layers × heads frames.  Live: a text box and the target form.
+    Static: len(examples) × layers × heads frames, the example picked from a drop-down (a slider's readout
+    could not hold a date and would run into the layer slider).  Live: a text box and the target form.
     """
     import ipywidgets as W
 
@@ -175,4 +176,4 @@ def make_attention_explorer(mode: str = "static", model: Any = None,
     controls["layer"] = W.IntSlider(value=0, min=0, max=layers[-1], description="layer", continuous_update=False)
     controls["head"] = W.IntSlider(value=0, min=0, max=heads[-1], description="head", continuous_update=False)
     grid["layer"], grid["head"] = layers, heads
-    return Explorer(draw, controls, grid, mode=mode, title="Attention maps of the date translator")
+    return Explorer(draw, controls, grid, mode=mode, title="Attention maps of the date translator", dpi=LEGIBLE_DPI)

@@ -15,7 +15,17 @@ compute + draw and writes the PNG straight into ``Output.outputs`` (not
 every point of a small grid of control values, the frames are ``Image``
 widgets in (nested) ``Stack`` s, and each control is ``jslink`` ed to a stack's
 ``selected_index`` — so moving a slider in the built HTML changes the figure
-with no kernel at all.
+with no kernel at all.  A slider's values run in increasing order whatever the
+order of the grid (whose first value is the one shown first), and a control
+the grid gives a single value gets no slider: it would change nothing, so the
+widget states its value in a line under the title instead.  A control whose
+labels are too long for a slider's readout (3.5's example dates) is a
+drop-down as wide as its longest label, so no readout spills over the next
+control.
+
+Legibility: frames are drawn at ``dpi`` dots per inch; :data:`LEGIBLE_DPI`
+(100, the dpi of the book's inline figures) is what a reader can read, the
+old default :data:`DPI` (72) is kept only until each explorer has moved over.
 
 Page weight: every frame is a PNG embedded (base64) in the page's widget state.
 Static frames are palette-quantised (``colors=256`` by default: deterministic,
@@ -44,6 +54,11 @@ from matplotlib.figure import Figure
 from dlbook._checks import check_int
 
 DPI = 72
+#: A static slider's readout shows about this many columns (ipywidgets: at most 148 px); longer labels get a
+#: drop-down instead.
+READOUT_COLUMNS = 16
+#: The dpi of the book's inline matplotlib figures: widget frames are drawn at it to be as legible.
+LEGIBLE_DPI = 100
 #: Static frames are quantised to this many colours (``None`` keeps full RGBA).
 STATIC_COLORS = 256
 #: The budget for what one widget adds to its page (widget state JSON, bytes).
@@ -147,9 +162,9 @@ def png_output(png: bytes) -> dict[str, Any]:
     }
 
 
-def show_in(output: Any, fig: Figure) -> bytes:
-    """Replace what ``output`` (an ipywidgets.Output) shows by ``fig``; returns the PNG bytes."""
-    png = figure_png(fig)
+def show_in(output: Any, fig: Figure, dpi: int = DPI) -> bytes:
+    """Replace what ``output`` (an ipywidgets.Output) shows by ``fig`` drawn at ``dpi``; returns the PNG bytes."""
+    png = figure_png(fig, dpi=dpi)
     output.outputs = (png_output(png),)
     return png
 
@@ -165,6 +180,7 @@ class Explorer:
     Static-mode options: ``colors`` palette-quantises the frames (``None``: full
     RGBA PNG); ``linked=False`` leaves the sliders unlinked from the frames — a
     broken widget, for the browser test that shows the slider check can fail.
+    ``dpi`` is the resolution of every figure, live or static.
     """
 
     def __init__(
@@ -177,6 +193,7 @@ class Explorer:
         *,
         colors: int | None = STATIC_COLORS,
         linked: bool = True,
+        dpi: int = DPI,
     ) -> None:
         if mode not in ("static", "live"):
             raise ValueError(f"mode must be 'static' or 'live', got {mode!r}")
@@ -188,6 +205,8 @@ class Explorer:
                 raise ValueError(f"grid[{name!r}] is empty")
         if colors is not None:
             check_int("colors", colors, 2, 256)
+        check_int("dpi", dpi, 50, 300)
+        self.dpi = dpi
         self.draw, self.controls, self.grid, self.mode, self.title = draw, dict(controls), dict(grid), mode, title
         self.colors, self.linked = colors, linked
         self.links: list[Any] = []
@@ -213,7 +232,7 @@ class Explorer:
 
     def redraw(self) -> bytes:
         """Compute and draw for the current values; show the figure in the Output."""
-        self.last_png = show_in(self.output, self.draw(**self.values()))
+        self.last_png = show_in(self.output, self.draw(**self.values()), dpi=self.dpi)
         return self.last_png
 
     # ---- static: precomputed frames linked in the browser ----------------
@@ -222,40 +241,78 @@ class Explorer:
 
         names = list(self.grid)
         for combo in itertools.product(*(self.grid[n] for n in names)):
-            self.frames[combo] = figure_png(self.draw(**dict(zip(names, combo))), colors=self.colors)
-        self.sliders = {
-            n: W.SelectionSlider(options=[(_label(v), i) for i, v in enumerate(self.grid[n])],
-                                 description=getattr(self.controls[n], "description", n) or n,
-                                 continuous_update=True, style={"description_width": "initial"})
-            for n in names
-        }
-        self.display = self._nest(names, ())
-        self.last_png = self.frames[tuple(self.grid[n][0] for n in names)]
+            self.frames[combo] = figure_png(self.draw(**dict(zip(names, combo))), dpi=self.dpi, colors=self.colors)
+        # each slider runs through its values in increasing order and starts at the grid's first value
+        self.options = {n: _ordered(self.grid[n]) for n in names}
+        moving = [n for n in names if len(self.grid[n]) > 1]
+        self.fixed = {n: self.grid[n][0] for n in names if n not in moving}
+        self.sliders = {n: self._selector(n) for n in moving}
+        self.display = self._nest(moving, {}) if moving else W.Image(value=self._frame({}), format="png")
+        self.last_png = self._frame({})
         header = [W.HTML(f"<b>{self.title}</b>")] if self.title else []
+        if self.fixed:
+            fixed = ", ".join(f"{self._description(n)} = {_label(v)}" for n, v in self.fixed.items())
+            header.append(W.HTML(f"<small>Fixed in these precomputed frames: {fixed} (every control is free "
+                                 "with <code>mode=\"live\"</code> in a running kernel).</small>"))
         return W.VBox([*header, W.HBox(list(self.sliders.values()), layout=W.Layout(flex_flow="row wrap")),
                        self.display])
 
-    def _nest(self, names: list[str], prefix: tuple[Any, ...]) -> Any:
-        """A Stack over the first remaining control; each child nests the rest."""
+    def _selector(self, name: str) -> Any:
+        """The static control for one name: a slider, whose readout holds about :data:`READOUT_COLUMNS` columns;
+        over longer labels (3.5's dates) a drop-down as wide as the longest, so no readout runs into the next
+        control."""
+        import ipywidgets as W
+
+        labels = [_label(v) for v in self.options[name]]
+        common = {"options": [(label, i) for i, label in enumerate(labels)],
+                  "index": self.options[name].index(self.grid[name][0]), "description": self._description(name),
+                  "style": {"description_width": "initial"}}
+        longest = max(map(_display_width, labels))
+        if longest <= READOUT_COLUMNS:
+            return W.SelectionSlider(continuous_update=True, **common)
+        width = _display_width(common["description"]) + longest + 8
+        return W.Dropdown(layout=W.Layout(width=f"{width}ch"), **common)
+
+    def _description(self, name: str) -> str:
+        return getattr(self.controls[name], "description", name) or name
+
+    def _frame(self, chosen: Mapping[str, Any]) -> bytes:
+        """The frame for the values in ``chosen``, every other control at its first grid value."""
+        return self.frames[tuple(chosen.get(n, self.grid[n][0]) for n in self.grid)]
+
+    def _nest(self, names: list[str], chosen: dict[str, Any]) -> Any:
+        """A Stack over the first remaining slider (children in its options' order); each child nests the rest."""
         import ipywidgets as W
 
         name, rest = names[0], names[1:]
         children = []
-        for v in self.grid[name]:
-            key = (*prefix, v)
-            children.append(self._nest(rest, key) if rest else W.Image(value=self.frames[key], format="png"))
-        stack = W.Stack(children=children, selected_index=0)
+        for v in self.options[name]:
+            inner = {**chosen, name: v}
+            children.append(self._nest(rest, inner) if rest else W.Image(value=self._frame(inner), format="png"))
+        stack = W.Stack(children=children, selected_index=self.sliders[name].index)
         if self.linked:
             self.links.append(W.jslink((self.sliders[name], "index"), (stack, "selected_index")))
         return stack
 
     def select(self, **values: Any) -> bytes:
-        """Move static sliders (by value) as a reader would; returns the frame now shown."""
+        """Move static sliders (by value) as a reader would; returns the frame now shown.
+
+        A fixed control (one grid value, no slider) accepts only that value."""
         for name, v in values.items():
-            self.sliders[name].index = list(self.grid[name]).index(v)
-        key = tuple(self.grid[n][self.sliders[n].index] for n in self.grid)
-        self.last_png = self.frames[key]
+            if name in self.fixed:
+                if v != self.fixed[name]:
+                    raise ValueError(f"{name} is fixed at {self.fixed[name]!r} in static mode, got {v!r}")
+                continue
+            self.sliders[name].index = self.options[name].index(v)
+        self.last_png = self._frame({n: self.options[n][s.index] for n, s in self.sliders.items()})
         return self.last_png
+
+    def shown_png(self) -> bytes:
+        """The frame the static widget displays now, found by walking its Stacks as the browser would."""
+        node = self.display
+        while not hasattr(node, "format"):      # a Stack: follow its selected child
+            node = node.children[node.selected_index]
+        return node.value
 
     def state_bytes(self) -> int:
         """Bytes this widget adds to its page's widget state (frames, controls, layouts and links)."""
@@ -269,3 +326,19 @@ class Explorer:
 
 def _label(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _ordered(values: Sequence[Any]) -> list[Any]:
+    """Numbers in increasing order (a slider should never run 0.05, 0.01, 0.15); anything else as given."""
+    return sorted(values) if _numeric(values) else list(values)
+
+
+def _display_width(text: str) -> int:
+    """Columns ``text`` takes in a monospace sense: 2 for a wide (CJK) character, 1 otherwise."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -21,7 +21,7 @@ import numpy as np
 from dlbook._checks import check_int
 from dlbook.nn.module import Parameter
 from dlbook.optim.sgd import SGD
-from dlbook.widgets.base import Explorer
+from dlbook.widgets.base import LEGIBLE_DPI, Explorer
 
 # Each surface: f(u, v) on Tensors or arrays, and the window it is drawn in.
 SURFACES: dict[str, tuple[Callable[[Any, Any], Any], tuple[float, float, float, float]]] = {
@@ -110,8 +110,10 @@ def draw_descent(surface: str, lr: float, momentum: float, steps: int, start_u: 
 def make_descent_explorer(mode: str = "static", steps: int = 40) -> Explorer:
     """The explorer: surface, learning rate η, momentum μ, number of steps and start point.
 
-    ``mode="static"`` precomputes 2 surfaces × 3 learning rates × 2 momenta (12 frames) for ``steps`` steps
-    from one start point; ``mode="live"`` recomputes for any setting.
+    ``mode="static"`` precomputes 2 surfaces × 4 learning rates × 3 momenta (24 frames) for ``steps`` steps
+    from one start point (the widget states both): the rates reach past 2/10, where plain descent on the ravine
+    diverges, and the momenta show both sides of (eq-momentum) — μ = 0.5 helps at every rate, μ = 0.9
+    overshoots.  ``mode="live"`` recomputes for any setting, steps and start point included.
     """
     import ipywidgets as W
 
@@ -127,6 +129,24 @@ def make_descent_explorer(mode: str = "static", steps: int = 40) -> Explorer:
         "start_v": W.FloatSlider(value=2.5, min=-1.0, max=3.0, step=0.1, description="start v",
                                  continuous_update=False),
     }
-    grid = {"surface": list(SURFACES), "lr": [0.05, 0.01, 0.15], "momentum": [0.0, 0.9], "steps": [steps],
+    grid = {"surface": list(SURFACES), "lr": list(STATIC_LRS), "momentum": list(STATIC_MOMENTA), "steps": [steps],
             "start_u": [-2.0], "start_v": [2.5]}
-    return Explorer(draw_descent, controls, grid, mode=mode, title="Gradient descent with momentum on a loss surface")
+    return Explorer(draw_descent, controls, grid, mode=mode, title="Gradient descent with momentum on a loss surface",
+                    dpi=LEGIBLE_DPI)
+
+
+#: The learning rates and momenta of the static explorer (the first of each is shown first): from a crawl to
+#: past the ravine's limit 2/10, and no, moderate and heavy momentum.
+STATIC_LRS = (0.05, 0.01, 0.15, 0.21)
+STATIC_MOMENTA = (0.0, 0.5, 0.9)
+
+
+def final_losses(surface: str, steps: int = 40, lrs: tuple[float, ...] = STATIC_LRS,
+                 momenta: tuple[float, ...] = STATIC_MOMENTA) -> dict[tuple[float, float], float]:
+    """(η, μ) → the loss after ``steps`` updates (inf once the run has blown up): the static frames' verdicts."""
+    out = {}
+    for lr in sorted(lrs):
+        for mu in momenta:
+            r = compute_descent(surface, lr, mu, steps)
+            out[(lr, mu)] = float(r["loss"][-1]) if len(r["loss"]) == steps + 1 else float("inf")
+    return out

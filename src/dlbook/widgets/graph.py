@@ -27,7 +27,7 @@ import numpy as np
 
 from dlbook import functional as F
 from dlbook.autograd import Tensor
-from dlbook.widgets.base import Explorer
+from dlbook.widgets.base import LEGIBLE_DPI, Explorer
 
 # name -> (label, inputs, op); leaves have no inputs.  Listed in a topological order.
 NODES: dict[str, tuple[str, tuple[str, ...], Callable[..., Tensor] | None]] = {
@@ -115,7 +115,8 @@ def draw_graph(x1: float, x2: float, w1: float, w2: float, b: float, t: float = 
 def make_graph_explorer(mode: str = "static", t: float = 1.0) -> Explorer:
     """The explorer: sliders for the inputs x₁, x₂ and the parameters w₁, w₂, b (target ``t`` fixed).
 
-    ``mode="static"`` precomputes 3 × 3 × 2 frames over x₁, w₁ and b (x₂ and w₂ at one value each).
+    ``mode="static"`` precomputes 3 × 3 × 2 frames over x₁, w₁ and b; x₂ and w₂ keep one value each there, so
+    they get no slider (the widget states their values) — ``mode="live"`` frees them.
     """
     import ipywidgets as W
 
@@ -129,4 +130,5 @@ def make_graph_explorer(mode: str = "static", t: float = 1.0) -> Explorer:
     def draw(x1: float, w1: float, x2: float, w2: float, b: float) -> Any:
         return draw_graph(x1, x2, w1, w2, b, t)
 
-    return Explorer(draw, controls, grid, mode=mode, title="Computation graph of one neuron: values and gradients")
+    return Explorer(draw, controls, grid, mode=mode, title="Computation graph of one neuron: values and gradients",
+                    dpi=LEGIBLE_DPI)
