@@ -27,6 +27,7 @@ from dlbook.exercises import (
     ch4_4,
     ch4_5,
     ch5_1,
+    ch9,
     exercises,
     get,
 )
@@ -48,6 +49,7 @@ CHAPTERS_DONE = {
     "4.3": "4-3-convolution-formula",
     "4.4": "4-4-recurrence-formula",
     "4.5": "4-5-attention-formula",
+    "9": "9-faq",
     "5.1": "5-1-setup-and-data",
 }
 
@@ -240,6 +242,13 @@ def kn_bigram(ids, vocab_size, lower="continuation", start=True, interpolate=Tru
     return np.maximum(c - d2, 0) / safe + (lam * p1 if interpolate else 0.0)
 
 
+def clip_by_norm(g_weight, g_bias, max_norm, only_shrink=True):
+    """Both gradients scaled by one factor so that their joint norm is at most max_norm (or a mistaken variant)."""
+    scale = max_norm / np.sqrt(np.sum(g_weight**2) + np.sum(g_bias**2))
+    scale = min(1.0, scale) if only_shrink else scale
+    return g_weight * scale, g_bias * scale
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -281,6 +290,9 @@ SOLUTIONS = {
     "4.5-score-spread": float(np.sqrt(64 * 1.0 * 4.0)),
     "4.5-attention-backward": attention_backward,
     "4.5-multihead": multihead,
+    "9-overshoot": 1 - 2 * 1e-3 * 100**2 / 3,
+    "9-missing-zero-grad": 0.1 * 0.5 * 10 * 11 / 2,
+    "9-clip-grad-norm": clip_by_norm,
     "5.1-kn-bigram": (2 - 0.4) / 4 + 0.3 * (5 / 8 / 5),
     "5.1-bpe-vocabulary": 4 + 5 + 2,
     "5.1-bits-per-char": None,  # from the shipped ladder, below
@@ -402,6 +414,14 @@ WRONG_NUMBERS = [
     ("4.5-score-spread", 32, "√4 = 2"),
     ("4.5-score-spread", 2, "after the division by √d_k"),
     ("4.5-score-spread", 128, "grows like √d_k"),
+    ("9-overshoot", 1 - 1e-3 * 100**2 / 3, "keep the factor 2"),
+    ("9-overshoot", 1 - 2e-3 * 50**2, "not E[x]²"),
+    ("9-overshoot", 1 - 2e-3 * 50, "not E[x]"),
+    ("9-overshoot", 2e-3 * 100**2 / 3, "1 minus the product"),
+    ("9-overshoot", 5.6667, "sign"),
+    ("9-missing-zero-grad", 0.5, "with zero_grad()"),
+    ("9-missing-zero-grad", 5.0, "not n²"),
+    ("9-missing-zero-grad", 2.25, "Count from the first step"),
     ("5.1-kn-bigram", 0.5, "raw ratio"),
     ("5.1-kn-bigram", 0.4, "did not add the freed mass back"),
     ("5.1-kn-bigram", 0.46, "not the uniform 1/V"),
@@ -544,6 +564,11 @@ WRONG_FUNCTIONS = [
      ["q: (1, 3, 4), k: (1, 3, 4), v: (1, 3, 4), num_heads=2", "at index (0, 0, 0)", "one attention over all"]),
     ("4.5-multihead", lambda *args: multihead(*args, split="interleaved"), ["*consecutive* features"]),
     ("4.5-multihead", lambda *args: multihead(*args, scale_by="model"), ["not 1/√E"]),
+    ("9-clip-grad-norm", lambda gw, gb, m: tuple(g * min(1, m / np.linalg.norm(g)) for g in (gw, gb)),
+     ["g_weight: (3, 2), g_bias: (3,), max_norm=1", "g_weight is wrong", "at index (0, 0)", "norm is joint"]),
+    ("9-clip-grad-norm", lambda gw, gb, m: (np.clip(gw, -m, m), np.clip(gb, -m, m)), ["single entries"]),
+    ("9-clip-grad-norm", lambda gw, gb, m: clip_by_norm(gw, gb, m, only_shrink=False), ["only ever shrinks"]),
+    ("9-clip-grad-norm", lambda gw, gb, m: clip_by_norm(gw, gb, m)[0], ["return 2 things, (g_weight, g_bias)"]),
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, lower="raw"),
      ["ids: (11,), vocab_size=5", "P is wrong", "at index (0, 0)", "not occurrences"]),
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, start=False), ["one more distinct left neighbour"]),
@@ -603,6 +628,7 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
                                      ch3_5.check_encoder_parameters, ch4_1.check_ce_gradient,
                                      ch4_2.check_adam_first_step, ch4_3.check_strided_output,
                                      ch4_4.check_bptt_by_hand, ch4_4.check_vanishing_steps,
+                                     ch9.check_overshoot, ch9.check_missing_zero_grad,
                                      ch4_5.check_score_spread, ch5_1.check_kn_bigram,
                                      ch5_1.check_bpe_vocabulary, ch5_1.check_bits_per_char])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
@@ -618,6 +644,7 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch4_1.check_gelu_derivative, ch4_1.check_cross_entropy,
                                      ch4_2.check_numerical_gradient, ch4_2.check_adam_step,
                                      ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt,
+                                     ch9.check_clip_grad_norm,
                                      ch4_5.check_attention_backward, ch4_5.check_multihead, ch5_1.check_kn_table])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
