@@ -27,6 +27,7 @@ from dlbook.exercises import (
     ch4_4,
     ch4_5,
     ch5_1,
+    ch7,
     ch9,
     exercises,
     get,
@@ -49,6 +50,7 @@ CHAPTERS_DONE = {
     "4.3": "4-3-convolution-formula",
     "4.4": "4-4-recurrence-formula",
     "4.5": "4-5-attention-formula",
+    "7": "7-tools-and-resources",
     "9": "9-faq",
     "5.1": "5-1-setup-and-data",
 }
@@ -249,6 +251,14 @@ def clip_by_norm(g_weight, g_bias, max_norm, only_shrink=True):
     return g_weight * scale, g_bias * scale
 
 
+def lr_factor(step, total_steps, warmup_steps, min_ratio):
+    """The warm-up and cosine factor LambdaLR multiplies the base rate by."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_ratio + 0.5 * (1 - min_ratio) * (1 + np.cos(np.pi * t))
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -293,6 +303,9 @@ SOLUTIONS = {
     "9-overshoot": 1 - 2 * 1e-3 * 100**2 / 3,
     "9-missing-zero-grad": 0.1 * 0.5 * 10 * 11 / 2,
     "9-clip-grad-norm": clip_by_norm,
+    "7-cnn-parameters": (16 * 9 + 16) + (32 * 16 * 9 + 32) + (32 * 4 * 10 + 10),
+    "7-adamw-memory": 16 * 2_559_744 / 1e6,
+    "7-lambda-lr": lr_factor,
     "5.1-kn-bigram": (2 - 0.4) / 4 + 0.3 * (5 / 8 / 5),
     "5.1-bpe-vocabulary": 4 + 5 + 2,
     "5.1-bits-per-char": None,  # from the shipped ladder, below
@@ -422,6 +435,14 @@ WRONG_NUMBERS = [
     ("9-missing-zero-grad", 0.5, "with zero_grad()"),
     ("9-missing-zero-grad", 5.0, "not n²"),
     ("9-missing-zero-grad", 2.25, "Count from the first step"),
+    ("7-cnn-parameters", 6090 - 16 - 32 - 10, "bias too"),
+    ("7-cnn-parameters", 6090 - 32 * 16 * 9 + 32 * 9, "all 16 input channels"),
+    ("7-cnn-parameters", 6090 + 96, "no parameters"),
+    ("7-cnn-parameters", 6090 - 1280 + 20_480, "32 channels of 2×2"),
+    ("7-adamw-memory", 4 * 2_559_744 / 1e6, "weights alone"),
+    ("7-adamw-memory", 8 * 2_559_744 / 1e6, "two moments"),
+    ("7-adamw-memory", 12 * 2_559_744 / 1e6, "m and v"),
+    ("7-adamw-memory", 16 * 2_559_744 / 2**20, "not 2²⁰"),
     ("5.1-kn-bigram", 0.5, "raw ratio"),
     ("5.1-kn-bigram", 0.4, "did not add the freed mass back"),
     ("5.1-kn-bigram", 0.46, "not the uniform 1/V"),
@@ -567,6 +588,11 @@ WRONG_FUNCTIONS = [
     ("9-clip-grad-norm", lambda gw, gb, m: tuple(g * min(1, m / np.linalg.norm(g)) for g in (gw, gb)),
      ["g_weight: (3, 2), g_bias: (3,), max_norm=1", "g_weight is wrong", "at index (0, 0)", "norm is joint"]),
     ("9-clip-grad-norm", lambda gw, gb, m: (np.clip(gw, -m, m), np.clip(gb, -m, m)), ["single entries"]),
+    ("7-lambda-lr", lambda s, total, w, r: s / w if s < w else lr_factor(s, total, w, r),
+     ["step=0, total_steps=100, warmup_steps=10, min_ratio=0.1", "you returned 0, expected 0.1", "step + 1"]),
+    ("7-lambda-lr", lambda s, total, w, r: lr_factor(s, total, w, 0.0 if s >= w else r), ["ends at min_ratio"]),
+    ("7-lambda-lr", lambda s, total, w, r: lr_factor(s, total, w, r) if w else 1 / w,
+     ["step=0, total_steps=50, warmup_steps=0", "raised ZeroDivisionError", "warmup_steps = 0"]),
     ("9-clip-grad-norm", lambda gw, gb, m: clip_by_norm(gw, gb, m, only_shrink=False), ["only ever shrinks"]),
     ("9-clip-grad-norm", lambda gw, gb, m: clip_by_norm(gw, gb, m)[0], ["return 2 things, (g_weight, g_bias)"]),
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, lower="raw"),
@@ -629,6 +655,7 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
                                      ch4_2.check_adam_first_step, ch4_3.check_strided_output,
                                      ch4_4.check_bptt_by_hand, ch4_4.check_vanishing_steps,
                                      ch9.check_overshoot, ch9.check_missing_zero_grad,
+                                     ch7.check_cnn_parameters, ch7.check_adamw_memory,
                                      ch4_5.check_score_spread, ch5_1.check_kn_bigram,
                                      ch5_1.check_bpe_vocabulary, ch5_1.check_bits_per_char])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
@@ -645,6 +672,7 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch4_2.check_numerical_gradient, ch4_2.check_adam_step,
                                      ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt,
                                      ch9.check_clip_grad_norm,
+                                     ch7.check_lambda_lr,
                                      ch4_5.check_attention_backward, ch4_5.check_multihead, ch5_1.check_kn_table])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):

@@ -31,6 +31,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "4.5": "ch4_5",
     "5.1": "ch5_1",
     "5.5": "ch5_5",
+    "7": "ch7",
     "9": "ch9",
 }
 
