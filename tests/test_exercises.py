@@ -27,6 +27,7 @@ from dlbook.exercises import (
     ch4_4,
     ch4_5,
     ch5_1,
+    ch5_4,
     ch7,
     ch9,
     exercises,
@@ -53,6 +54,7 @@ CHAPTERS_DONE = {
     "7": "7-tools-and-resources",
     "9": "9-faq",
     "5.1": "5-1-setup-and-data",
+    "5.4": "5-4-inference",
 }
 
 
@@ -259,6 +261,24 @@ def lr_factor(step, total_steps, warmup_steps, min_ratio):
     return min_ratio + 0.5 * (1 - min_ratio) * (1 + np.cos(np.pi * t))
 
 
+def quantize(w, scale_of="rows", divide_by=127, rounding=np.round):
+    """Per-row absmax int8 quantisation (q, scale), or a mistaken variant."""
+    if scale_of == "rows":
+        absmax = np.abs(w).max(axis=1)
+    elif scale_of == "signed rows":
+        absmax = w.max(axis=1)
+    else:
+        absmax = np.full(w.shape[0], np.abs(w).max())
+    scale = absmax / divide_by
+    return np.clip(rounding(w / scale[:, None]), -127, 127).astype(np.int8), scale
+
+
+def int8_linear(x, q, scale, b, bias=True, scales=True):
+    """y = (x qᵀ) ⊙ scale + b, or a mistaken variant."""
+    y = x @ q.T.astype(np.float64)
+    return (y * scale if scales else y) + (b if bias else 0.0)
+
+
 SOLUTIONS = {
     "1-training-flops": 6 * 1.3e9 * (20 * 1.3e9),
     "1-finetune-memory": 3e9 * 16 / 1e9,
@@ -310,6 +330,10 @@ SOLUTIONS = {
     "5.1-bpe-vocabulary": 4 + 5 + 2,
     "5.1-bits-per-char": None,  # from the shipped ladder, below
     "5.1-kn-table": kn_bigram,
+    "5.4-cache-memory": 2 * 24 * 4 * 64 * 2048 * 8 * 2 / 1e6,
+    "5.4-positions": sum(range(16, 116)),
+    "5.4-quantize": quantize,
+    "5.4-int8-linear": int8_linear,
 }
 
 
@@ -456,6 +480,20 @@ WRONG_NUMBERS = [
     ("5.1-bits-per-char", 3.8535 * 0.6931, "ln 2"),
     ("5.1-bits-per-char", 3.8535 / 2.3026, "decimal digits"),
     ("5.1-bits-per-char", 47.16, "perplexity"),
+    ("5.4-cache-memory", 201.3, "the keys *and* the values"),
+    ("5.4-cache-memory", 1610.6, "query heads share them"),
+    ("5.4-cache-memory", 805.3, "not 4"),
+    ("5.4-cache-memory", 50.33, "8 sequences"),
+    ("5.4-cache-memory", 16.78, "24 layers"),
+    ("5.4-cache-memory", 384.0, "MiB"),
+    ("5.4-cache-memory", 402_653_184, "factor of 10^6"),
+    ("5.4-positions", 115, "*with* the cache"),
+    ("5.4-positions", 11_500, "full final length"),
+    ("5.4-positions", 11_600, "full final length"),
+    ("5.4-positions", 6650, "never fed back in"),
+    ("5.4-positions", 6670, "run whole at the first step"),
+    ("5.4-positions", 5000, "Count the prompt too"),
+    ("5.4-positions", 6000, "add the lengths"),
 ]
 
 
@@ -477,7 +515,7 @@ def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]
              "3.5-attention-output": ["1.00", "1.01"], "3.5-encoder-parameters": ["49,984", "49984"],
              "4.1-ce-gradient": ["0.487"], "4.2-adam-first-step": ["0.900", "0.9 "],
              "4.3-im2col-shape": ["(75, 256)"], "4.4-bptt-by-hand": ["0.976"], "4.4-vanishing-steps": ["66"],
-             "4.5-score-spread": ["16"]}
+             "4.5-score-spread": ["16"], "5.4-cache-memory": ["402.6", "402.7"], "5.4-positions": ["6,550", "6550"]}
     for exercise_id, texts in shown.items():
         if exercise_id.endswith("shape"):
             wrong = [(3, 32, 8, 8), (1, 1), (8, 24, 14, 14), (8, 24, 32, 32)]
@@ -600,6 +638,19 @@ WRONG_FUNCTIONS = [
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, start=False), ["one more distinct left neighbour"]),
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, interpolate=False), ["sum to 1"]),
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v)[:-1], ["P should have shape (5, 5), yours has shape (4, 5)"]),
+    ("5.4-quantize", lambda w: quantize(w, scale_of="matrix"), ["w: (3, 5)", "q is wrong", "whole matrix"]),
+    ("5.4-quantize", lambda w: quantize(w, scale_of="signed rows"), ["w: (3, 5)", "take np.abs(w) first"]),
+    ("5.4-quantize", lambda w: quantize(w, divide_by=128), ["Divide by 127, not 128"]),
+    ("5.4-quantize", lambda w: quantize(w, rounding=np.trunc), ["q is wrong", "at index", "np.round"]),
+    ("5.4-quantize", lambda w: (np.round(w / (np.abs(w).max(axis=0) / 127)), np.abs(w).max(axis=0) / 127),
+     ["w: (3, 5)", "q is wrong", "one per row"]),
+    ("5.4-quantize", lambda w: quantize(w)[0], ["return 2 things, (q, scale)"]),
+    ("5.4-int8-linear", lambda *args: int8_linear(*args, bias=False),
+     ["x: (1, 5), q: (3, 5), scale: (3,), b: (3,)", "at index (0, 0)", "bias is missing"]),
+    ("5.4-int8-linear", lambda *args: int8_linear(*args, scales=False), ["scales are missing"]),
+    ("5.4-int8-linear", lambda x, q, s, b: (x * s) @ q.T + b if x.shape[1] == q.shape[0] else int8_linear(x, q, s, b),
+     ["x: (4, 6), q: (6, 6)", "multiplies the output's column o"]),
+    ("5.4-int8-linear", lambda x, q, s, b: x @ q + b, ["raised ValueError", "q.T"]),
 ]
 
 
@@ -657,7 +708,8 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
                                      ch9.check_overshoot, ch9.check_missing_zero_grad,
                                      ch7.check_cnn_parameters, ch7.check_adamw_memory,
                                      ch4_5.check_score_spread, ch5_1.check_kn_bigram,
-                                     ch5_1.check_bpe_vocabulary, ch5_1.check_bits_per_char])
+                                     ch5_1.check_bpe_vocabulary, ch5_1.check_bits_per_char,
+                                     ch5_4.check_cache_memory, ch5_4.check_positions])
 @pytest.mark.parametrize("answer", ["1824", None, True, [1824], float("inf")])
 def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
     with pytest.raises((TypeError, ValueError), match="answer"):
@@ -673,7 +725,8 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt,
                                      ch9.check_clip_grad_norm,
                                      ch7.check_lambda_lr,
-                                     ch4_5.check_attention_backward, ch4_5.check_multihead, ch5_1.check_kn_table])
+                                     ch4_5.check_attention_backward, ch4_5.check_multihead, ch5_1.check_kn_table,
+                                     ch5_4.check_quantize, ch5_4.check_int8_linear])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
     with pytest.raises(TypeError, match="fn must be a function"):
         checker(np.zeros(3))
