@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dlbook.baselines.ladder import load_ladder
+from dlbook.data.chinese import load_reviews
 from dlbook.exercises import (
     CHAPTER_MODULES,
     KINDS,
@@ -28,6 +29,7 @@ from dlbook.exercises import (
     ch4_5,
     ch5_1,
     ch5_2,
+    ch5_3,
     ch5_4,
     ch7,
     ch9,
@@ -57,6 +59,7 @@ CHAPTERS_DONE = {
     "9": "9-faq",
     "5.1": "5-1-setup-and-data",
     "5.2": "5-2-pretraining",
+    "5.3": "5-3-fine-tuning",
     "5.4": "5-4-inference",
 }
 
@@ -351,6 +354,9 @@ SOLUTIONS = {
     "5.2-run-flops": 6 * 2_535_168 * (6000 * 16 * 128),
     "5.2-perplexity": None,  # from the shipped checkpoint, below
     "5.2-top-p": top_p_distribution,
+    "5.3-lora-trainable": 4 * 3 * ((192 + 3 * 192) + (192 + 192) + (192 + 768) + (768 + 192)) + 2 * 192 + 2,
+    "5.3-majority-baseline": None,  # from the reviews, below
+    "5.3-lora-forward": lambda x, W, b, A, B, alpha: x @ W.T + b + (alpha / len(A)) * (x @ A.T) @ B.T,
     "5.4-cache-memory": 2 * 24 * 4 * 64 * 2048 * 8 * 2 / 1e6,
     "5.4-positions": sum(range(16, 116)),
     "5.4-quantize": quantize,
@@ -368,6 +374,7 @@ def _gradient_w1_by_autograd() -> float:
 SOLUTIONS["3.2-gradient-w1"] = _gradient_w1_by_autograd()
 SOLUTIONS["5.1-bits-per-char"] = load_ladder()["vocabs"]["news+reviews"]["models"]["mkn5"]["test"] / np.log(2)
 SOLUTIONS["5.2-perplexity"] = float(np.exp(base_gpt()[3]["hist_val_loss"][-1]))
+SOLUTIONS["5.3-majority-baseline"] = float(np.mean(load_reviews().test_y == 0))   # negative: the training majority
 
 
 def test_every_checker_has_a_solution_here() -> None:
@@ -510,6 +517,14 @@ WRONG_NUMBERS = [
     ("5.2-run-flops", 6 * 2_559_744 * 6000 * 16 * 128, "looked up"),
     ("5.2-perplexity", 2**3.6939, "not 2^loss"),
     ("5.2-perplexity", np.exp(-3.6939), "geometric mean"),
+    ("5.3-lora-trainable", 36_864, "head is new"),
+    ("5.3-lora-trainable", 18_818, "two factors"),
+    ("5.3-lora-trainable", 14_210, "feed-forward layers too"),
+    ("5.3-lora-trainable", 9_602, "query and value projections only"),
+    ("5.3-lora-trainable", 37_250 + 2_559_744, "the GPT is frozen"),
+    ("5.3-majority-baseline", 0.4951, "*minority* class"),
+    ("5.3-majority-baseline", 0.5210, "score it on the test"),
+    ("5.3-majority-baseline", 50.4882, "not a percentage"),
     ("5.4-cache-memory", 201.3, "the keys *and* the values"),
     ("5.4-cache-memory", 1610.6, "query heads share them"),
     ("5.4-cache-memory", 805.3, "not 4"),
@@ -673,6 +688,11 @@ WRONG_FUNCTIONS = [
     ("5.2-top-p", lambda z, t, p: top_p_distribution(z, t, p, renormalise=False), ["by their sum"]),
     ("5.2-top-p", lambda z, t, p: top_p_distribution(z * t * t, t, p), ["divides the logits"]),
     ("5.2-top-p", lambda z, t, p: None, ["returned None"]),
+    ("5.3-lora-forward", lambda x, W, b, A, B, alpha: x @ W.T + b + alpha * (x @ A.T) @ B.T,
+     ["x: (3, 6), W: (4, 6), b: (4,), A: (2, 6), B: (4, 2), alpha=4", "at index (0, 0)", "not by α"]),
+    ("5.3-lora-forward", lambda x, W, b, A, B, alpha: x @ W.T + b + (x @ A.T) @ B.T, ["scaled by α/r"]),
+    ("5.3-lora-forward", lambda x, W, b, A, B, alpha: x @ W.T + b, ["update (α/r)·B A x is missing"]),
+    ("5.3-lora-forward", lambda x, W, b, A, B, alpha: x @ W + b, ["raised ValueError", "x @ W.T + b"]),
     ("5.4-quantize", lambda w: quantize(w, scale_of="matrix"), ["w: (3, 5)", "q is wrong", "whole matrix"]),
     ("5.4-quantize", lambda w: quantize(w, scale_of="signed rows"), ["w: (3, 5)", "take np.abs(w) first"]),
     ("5.4-quantize", lambda w: quantize(w, divide_by=128), ["Divide by 127, not 128"]),
@@ -743,6 +763,7 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
                                      ch9.check_overshoot, ch9.check_missing_zero_grad,
                                      ch7.check_cnn_parameters, ch7.check_adamw_memory,
                                      ch5_2.check_param_count, ch5_2.check_run_flops, ch5_2.check_perplexity,
+                                     ch5_3.check_lora_trainable, ch5_3.check_majority_baseline,
                                      ch4_5.check_score_spread, ch5_1.check_kn_bigram,
                                      ch5_1.check_bpe_vocabulary, ch5_1.check_bits_per_char,
                                      ch5_4.check_cache_memory, ch5_4.check_positions])
@@ -762,6 +783,7 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch9.check_clip_grad_norm,
                                      ch7.check_lambda_lr,
                                      ch5_2.check_top_p,
+                                     ch5_3.check_lora_forward,
                                      ch4_5.check_attention_backward, ch4_5.check_multihead, ch5_1.check_kn_table,
                                      ch5_4.check_quantize, ch5_4.check_int8_linear])
 def test_an_implement_checker_rejects_what_is_not_callable(checker) -> None:
