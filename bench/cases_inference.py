@@ -1,7 +1,7 @@
 """Inference (chapter 5.4): one decode step of the shipped GPT's shape (d_model 192, 4 layers, 4 heads, its
 character vocabulary) with a context of 512, with and without the KV cache, at several lengths of the text —
 dlbook against the same model in PyTorch (its own preallocated cache and ``scaled_dot_product_attention``, as
-Hugging Face's decoders do it); and the int8 dequantising product against the float32 one.
+Hugging Face's decoders do it); and the int8 layer's dequantising product against the float32 Linear.
 
 Without the cache a step runs all t positions (what ``generate(use_cache=False)`` does); with it, one position
 after t − 1 cached ones.  Random weights: the time does not depend on their values.
@@ -146,8 +146,12 @@ def _int8_cases() -> list[Case]:
             with no_grad():
                 quantized(x)
 
+        def reference(x: np.ndarray = x) -> None:        # the same layer in float32: the same checks and wrapping
+            with no_grad():
+                linear(x)
+
         cases.append(Case(name=f"int8 QuantizedLinear 192->768, x ({rows}, 192)", ours=ours,
-                          reference=lambda x=x: x @ w.T + b, reference_name="f32",
+                          reference=reference, reference_name="Linear",
                           unit_of_work=rows, unit_name="tokens",
                           notes=f"weights {quantized.nbytes:,} bytes vs {w.nbytes + b.nbytes:,} in float32; numpy "
                                 "converts the int8 matrix to float32 on every call"))
