@@ -19,7 +19,7 @@ import dlbook
 
 ASSETS = (Path(dlbook.__file__).parent / "assets").resolve()
 CLIS = ["dlbook.recipes.pretrain", "dlbook.recipes.char_lm", "dlbook.recipes.translator",
-        "dlbook.recipes.finetune_sweep", "dlbook.recipes.scaling"]
+        "dlbook.recipes.finetune_sweep", "dlbook.recipes.isoflop"]
 
 
 class _Parsed(Exception):

@@ -9,5 +9,6 @@ Each recipe builds a model from :mod:`dlbook.models`, trains it through the pack
 - ``translator``: the date translator of §3.5 (an encoder–decoder Transformer);
 - ``digits``: the MLP of §3.1 and the CNN of §3.3 on the 8×8 digits;
 - ``finetune_sweep``: the label-efficiency sweep of §5.3 (``sweep_results`` reads what it writes);
-- ``scaling``: the miniature scaling study of §8.
+- ``isoflop``: the IsoFLOP study of §8 (compute-optimal model size; :mod:`dlbook.scaling` fits it);
+- ``results_file``: the results file the long sweeps fill one finished run at a time.
 """

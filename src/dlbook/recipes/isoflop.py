@@ -14,10 +14,13 @@ validation text.  :mod:`dlbook.scaling` fits the parabolas and laws.
 
 Each finished run is stored at once (:mod:`dlbook.recipes.results_file`), so the sweep resumes after an
 interruption by skipping the runs already in ``PATH``; ``--shard 0/2`` and ``--shard 1/2`` share it between
-two processes, one core each.  The shipped ``src/dlbook/assets/isoflop.json`` was made with::
+two processes, one core each.  The shipped ``src/dlbook/assets/isoflop.json`` was made with the two commands
+below: 3.2 hours of runs in 84 minutes of wall time on a 2-core AVX2 machine that other work shared (one run of
+shard 1, ``2.5e+13|5``, was trained by a third process with :func:`train_run` and
+:func:`dlbook.recipes.results_file.store_run` when a core fell idle)::
 
-    OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.isoflop --out runs/isoflop.json --shard 0/2 &
-    OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.isoflop --out runs/isoflop.json --shard 1/2
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.isoflop --out src/dlbook/assets/isoflop.json --shard 0/2 &
+    OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.isoflop --out src/dlbook/assets/isoflop.json --shard 1/2
 """
 
 from __future__ import annotations
@@ -78,9 +81,11 @@ def steps_for(run: Run, config: GPTConfig, recipe: dict[str, Any] = RECIPE) -> i
     return max(1, round(run.budget / per_step))
 
 
-def train_run(run: Run, recipe: dict[str, Any] = RECIPE, progress: bool = False) -> dict[str, Any]:
+def train_run(run: Run, recipe: dict[str, Any] = RECIPE, progress: bool = False,
+              val_windows: int | None = None) -> dict[str, Any]:
     """Train one (budget, size) run from the recipe's seed; returns its record (config, tokens, FLOPs, epochs,
-    final validation loss in nats per character, wall and CPU time, the training curve)."""
+    final validation loss in nats per character, wall and CPU time, the training curve).  The loss is over the
+    whole validation text, or its first ``val_windows`` context-long windows (a quick test)."""
     r = {**RECIPE, **recipe}
     data = load_news_data(r["min_freq"], r["vocab"])
     config = shape(run.level, data.tokenizer.vocab_size, r["context"], r["width_per_level"])
@@ -101,7 +106,7 @@ def train_run(run: Run, recipe: dict[str, Any] = RECIPE, progress: bool = False)
                steps=steps, scheduler=sched, clip=r["clip"], after_step=record, progress=False,
                name=f"IsoFLOP run {run_key(run)}")
     model.eval()
-    val = evaluate(model, data.val)
+    val = evaluate(model, data.val, max_windows=val_windows)
     tokens = steps * r["batch_size"] * r["context"]
     every = max(1, steps // 50)
     curve = [[n, float(np.mean(losses[max(0, n - every):n]))] for n in range(every, steps + 1, every)]
@@ -122,8 +127,9 @@ def header(recipe: dict[str, Any] = RECIPE) -> dict[str, Any]:
 
 def run_study(out: str | Path, budgets: dict[float, tuple[int, ...]] = BUDGETS,
               recipe: dict[str, Any] | None = None, shard_of: tuple[int, int] = (0, 1),
-              progress: bool = True) -> None:
-    """Train every run of this shard not yet in ``out``, storing each as it finishes."""
+              progress: bool = True, val_windows: int | None = None) -> None:
+    """Train every run of this shard not yet in ``out``, storing each as it finishes (``val_windows``: see
+    :func:`train_run`)."""
     out, r = Path(out), {**RECIPE, **(recipe or {})}
     unknown = set(r) - set(RECIPE)
     if unknown:
@@ -135,7 +141,7 @@ def run_study(out: str | Path, budgets: dict[float, tuple[int, ...]] = BUDGETS,
     if progress:
         print(f"{len(runs)} runs in this shard, {len(runs) - len(todo)} already in {out}", flush=True)
     for run in todo:
-        row = train_run(run, r, progress)
+        row = train_run(run, r, progress, val_windows)
         store_run(out, head, run_key(run), row)
         if progress:
             print(f"{run_key(run):<12} N={row['flops_per_token'] / 6:,.0f} D={row['tokens']:,} "
