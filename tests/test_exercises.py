@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dlbook.baselines.ladder import load_ladder
+from dlbook.data.chinese import load_reviews
 from dlbook.exercises import (
     CHAPTER_MODULES,
     KINDS,
@@ -27,6 +28,8 @@ from dlbook.exercises import (
     ch4_4,
     ch4_5,
     ch5_1,
+    ch5_2,
+    ch5_3,
     ch5_4,
     ch5_5,
     ch7,
@@ -35,6 +38,7 @@ from dlbook.exercises import (
     get,
 )
 from dlbook.exercises._registry import explore, register
+from dlbook.exercises._shipped import base_gpt
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +59,8 @@ CHAPTERS_DONE = {
     "7": "7-tools-and-resources",
     "9": "9-faq",
     "5.1": "5-1-setup-and-data",
+    "5.2": "5-2-pretraining",
+    "5.3": "5-3-fine-tuning",
     "5.4": "5-4-inference",
     "5.5": "5-5-modern-block",
 }
@@ -281,6 +287,19 @@ def int8_linear(x, q, scale, b, bias=True, scales=True):
     return (y * scale if scales else y) + (b if bias else 0.0)
 
 
+def top_p_distribution(logits, temperature, top_p, crossing=True, renormalise=True):
+    """Temperature, then the nucleus: the smallest most-likely set reaching top_p (or a mistaken variant)."""
+    z = logits / temperature
+    p = np.exp(z - z.max())
+    p = p / p.sum()
+    order = np.argsort(-p)
+    position = int(np.searchsorted(np.cumsum(p[order]), top_p))
+    keep = position + 1 if crossing else max(position, 1)
+    out = np.zeros_like(p)
+    out[order[:keep]] = p[order[:keep]]
+    return out / out.sum() if renormalise else out
+
+
 def rms_norm(x, weight, eps, centred=False, eps_outside=False, scaled=True, axis=-1):
     z = x - x.mean(axis=-1, keepdims=True) if centred else x
     ms = np.mean(z * z, axis=axis, keepdims=axis is not None)
@@ -352,6 +371,14 @@ SOLUTIONS = {
     "5.1-bpe-vocabulary": 4 + 5 + 2,
     "5.1-bits-per-char": None,  # from the shipped ladder, below
     "5.1-kn-table": kn_bigram,
+    "5.2-param-count": 3934 * 192 + 128 * 192 + 4 * (4 * 192**2 + 4 * 192 + 2 * 192 * 768 + 768 + 192 + 4 * 192)
+    + 2 * 192,
+    "5.2-run-flops": 6 * 2_535_168 * (6000 * 16 * 128),
+    "5.2-perplexity": None,  # from the shipped checkpoint, below
+    "5.2-top-p": top_p_distribution,
+    "5.3-lora-trainable": 4 * 3 * ((192 + 3 * 192) + (192 + 192) + (192 + 768) + (768 + 192)) + 2 * 192 + 2,
+    "5.3-majority-baseline": None,  # from the reviews, below
+    "5.3-lora-forward": lambda x, W, b, A, B, alpha: x @ W.T + b + (alpha / len(A)) * (x @ A.T) @ B.T,
     "5.4-cache-memory": 2 * 24 * 4 * 64 * 2048 * 8 * 2 / 1e6,
     "5.4-positions": sum(range(16, 116)),
     "5.4-quantize": quantize,
@@ -372,6 +399,8 @@ def _gradient_w1_by_autograd() -> float:
 
 SOLUTIONS["3.2-gradient-w1"] = _gradient_w1_by_autograd()
 SOLUTIONS["5.1-bits-per-char"] = load_ladder()["vocabs"]["news+reviews"]["models"]["mkn5"]["test"] / np.log(2)
+SOLUTIONS["5.2-perplexity"] = float(np.exp(base_gpt()[3]["hist_val_loss"][-1]))
+SOLUTIONS["5.3-majority-baseline"] = float(np.mean(load_reviews().test_y == 0))   # negative: the training majority
 
 
 def test_every_checker_has_a_solution_here() -> None:
@@ -506,6 +535,22 @@ WRONG_NUMBERS = [
     ("5.1-bits-per-char", 3.8535 * 0.6931, "ln 2"),
     ("5.1-bits-per-char", 3.8535 / 2.3026, "decimal digits"),
     ("5.1-bits-per-char", 47.16, "perplexity"),
+    ("5.2-param-count", 2_559_744 + 3934 * 192, "tied"),
+    ("5.2-param-count", 2_559_744 - 128 * 192, "position embedding"),
+    ("5.2-param-count", 2_559_744 - 2 * 192, "final LayerNorm"),
+    ("5.2-run-flops", 6 * 2_535_168 * 6000 * 16, "D counts characters"),
+    ("5.2-run-flops", 2 * 2_535_168 * 6000 * 16 * 128, "forward pass alone"),
+    ("5.2-run-flops", 6 * 2_559_744 * 6000 * 16 * 128, "looked up"),
+    ("5.2-perplexity", 2**3.6939, "not 2^loss"),
+    ("5.2-perplexity", np.exp(-3.6939), "geometric mean"),
+    ("5.3-lora-trainable", 36_864, "head is new"),
+    ("5.3-lora-trainable", 18_818, "two factors"),
+    ("5.3-lora-trainable", 14_210, "feed-forward layers too"),
+    ("5.3-lora-trainable", 9_602, "query and value projections only"),
+    ("5.3-lora-trainable", 37_250 + 2_559_744, "the GPT is frozen"),
+    ("5.3-majority-baseline", 0.4951, "*minority* class"),
+    ("5.3-majority-baseline", 0.5210, "score it on the test"),
+    ("5.3-majority-baseline", 50.4882, "not a percentage"),
     ("5.4-cache-memory", 201.3, "the keys *and* the values"),
     ("5.4-cache-memory", 1610.6, "query heads share them"),
     ("5.4-cache-memory", 805.3, "not 4"),
@@ -673,6 +718,16 @@ WRONG_FUNCTIONS = [
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, start=False), ["one more distinct left neighbour"]),
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, interpolate=False), ["sum to 1"]),
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v)[:-1], ["P should have shape (5, 5), yours has shape (4, 5)"]),
+    ("5.2-top-p", lambda z, t, p: top_p_distribution(z, t, p, crossing=False),
+     ["logits: (4,), temperature=1, top_p=0.8", "p is wrong", "at index (0,)", "*at least* p"]),
+    ("5.2-top-p", lambda z, t, p: top_p_distribution(z, t, p, renormalise=False), ["by their sum"]),
+    ("5.2-top-p", lambda z, t, p: top_p_distribution(z * t * t, t, p), ["divides the logits"]),
+    ("5.2-top-p", lambda z, t, p: None, ["returned None"]),
+    ("5.3-lora-forward", lambda x, W, b, A, B, alpha: x @ W.T + b + alpha * (x @ A.T) @ B.T,
+     ["x: (3, 6), W: (4, 6), b: (4,), A: (2, 6), B: (4, 2), alpha=4", "at index (0, 0)", "not by α"]),
+    ("5.3-lora-forward", lambda x, W, b, A, B, alpha: x @ W.T + b + (x @ A.T) @ B.T, ["scaled by α/r"]),
+    ("5.3-lora-forward", lambda x, W, b, A, B, alpha: x @ W.T + b, ["update (α/r)·B A x is missing"]),
+    ("5.3-lora-forward", lambda x, W, b, A, B, alpha: x @ W + b, ["raised ValueError", "x @ W.T + b"]),
     ("5.4-quantize", lambda w: quantize(w, scale_of="matrix"), ["w: (3, 5)", "q is wrong", "whole matrix"]),
     ("5.4-quantize", lambda w: quantize(w, scale_of="signed rows"), ["w: (3, 5)", "take np.abs(w) first"]),
     ("5.4-quantize", lambda w: quantize(w, divide_by=128), ["Divide by 127, not 128"]),
@@ -754,6 +809,8 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
                                      ch4_4.check_bptt_by_hand, ch4_4.check_vanishing_steps,
                                      ch9.check_overshoot, ch9.check_missing_zero_grad,
                                      ch7.check_cnn_parameters, ch7.check_adamw_memory,
+                                     ch5_2.check_param_count, ch5_2.check_run_flops, ch5_2.check_perplexity,
+                                     ch5_3.check_lora_trainable, ch5_3.check_majority_baseline,
                                      ch4_5.check_score_spread, ch5_1.check_kn_bigram,
                                      ch5_1.check_bpe_vocabulary, ch5_1.check_bits_per_char,
                                      ch5_4.check_cache_memory, ch5_4.check_positions,
@@ -773,6 +830,8 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt,
                                      ch9.check_clip_grad_norm,
                                      ch7.check_lambda_lr,
+                                     ch5_2.check_top_p,
+                                     ch5_3.check_lora_forward,
                                      ch4_5.check_attention_backward, ch4_5.check_multihead, ch5_1.check_kn_table,
                                      ch5_4.check_quantize, ch5_4.check_int8_linear,
                                      ch5_5.check_rms_norm, ch5_5.check_rope])
