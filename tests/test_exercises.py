@@ -32,6 +32,7 @@ from dlbook.exercises import (
     ch5_3,
     ch5_4,
     ch5_5,
+    ch6,
     ch7,
     ch9,
     exercises,
@@ -56,6 +57,7 @@ CHAPTERS_DONE = {
     "4.3": "4-3-convolution-formula",
     "4.4": "4-4-recurrence-formula",
     "4.5": "4-5-attention-formula",
+    "6": "6-applications",
     "7": "7-tools-and-resources",
     "9": "9-faq",
     "5.1": "5-1-setup-and-data",
@@ -261,6 +263,17 @@ def clip_by_norm(g_weight, g_bias, max_norm, only_shrink=True):
     return g_weight * scale, g_bias * scale
 
 
+def top_k_distribution(logits, temperature, k, keep=None, renormalise=True):
+    """softmax(z / T) cut to the k most likely tokens and rescaled (or a mistaken variant)."""
+    z = logits / temperature
+    p = np.exp(z - z.max())
+    p = p / p.sum()
+    top = np.argsort(-p)[: k if keep is None else keep]
+    out = np.zeros_like(p)
+    out[top] = p[top]
+    return out / out.sum() if renormalise else out
+
+
 def lr_factor(step, total_steps, warmup_steps, min_ratio):
     """The warm-up and cosine factor LambdaLR multiplies the base rate by."""
     if step < warmup_steps:
@@ -367,6 +380,9 @@ SOLUTIONS = {
     "7-cnn-parameters": (16 * 9 + 16) + (32 * 16 * 9 + 32) + (32 * 4 * 10 + 10),
     "7-adamw-memory": 16 * 2_559_744 / 1e6,
     "7-lambda-lr": lr_factor,
+    "6-assistant-flops": 6 * (1e5 * 2_535_168) * (1e6 * 23_756_800),
+    "6-held-out-dates": round(0.1 * (100 * 365 + 25)),
+    "6-top-k": top_k_distribution,
     "5.1-kn-bigram": (2 - 0.4) / 4 + 0.3 * (5 / 8 / 5),
     "5.1-bpe-vocabulary": 4 + 5 + 2,
     "5.1-bits-per-char": None,  # from the shipped ladder, below
@@ -522,6 +538,14 @@ WRONG_NUMBERS = [
     ("7-adamw-memory", 8 * 2_559_744 / 1e6, "two moments"),
     ("7-adamw-memory", 12 * 2_559_744 / 1e6, "m and v"),
     ("7-adamw-memory", 16 * 2_559_744 / 2**20, "not 2²⁰"),
+    ("6-assistant-flops", 6 * 2_535_168 * 23_756_800 * 1e5, "D grows by 10⁶"),
+    ("6-assistant-flops", 6 * 2_535_168 * 23_756_800 * 1e6, "N grows by 10⁵"),
+    ("6-assistant-flops", 1e11, "how many times our run"),
+    ("6-assistant-flops", 2_535_168 * 23_756_800 * 1e11, "Keep the 6"),
+    ("6-held-out-dates", 3650, "Leap years"),
+    ("6-held-out-dates", 3653, "even neighbour"),
+    ("6-held-out-dates", 36_525, "every day"),
+    ("6-held-out-dates", 36_525 - 3652, "training days"),
     ("5.1-kn-bigram", 0.5, "raw ratio"),
     ("5.1-kn-bigram", 0.4, "did not add the freed mass back"),
     ("5.1-kn-bigram", 0.46, "not the uniform 1/V"),
@@ -711,6 +735,11 @@ WRONG_FUNCTIONS = [
     ("7-lambda-lr", lambda s, total, w, r: lr_factor(s, total, w, 0.0 if s >= w else r), ["ends at min_ratio"]),
     ("7-lambda-lr", lambda s, total, w, r: lr_factor(s, total, w, r) if w else 1 / w,
      ["step=0, total_steps=50, warmup_steps=0", "raised ZeroDivisionError", "warmup_steps = 0"]),
+    ("6-top-k", lambda z, t, k: top_k_distribution(z, t, k, keep=max(k - 1, 1)),
+     ["logits: (4,), temperature=1, k=2", "p is wrong", "at index (1,)", "not k − 1"]),
+    ("6-top-k", lambda z, t, k: top_k_distribution(z, t, k, keep=k + 1), ["not k + 1"]),
+    ("6-top-k", lambda z, t, k: top_k_distribution(z, t, k, renormalise=False), ["by their sum"]),
+    ("6-top-k", lambda z, t, k: top_k_distribution(z * t * t, t, k), ["divides the logits"]),
     ("9-clip-grad-norm", lambda gw, gb, m: clip_by_norm(gw, gb, m, only_shrink=False), ["only ever shrinks"]),
     ("9-clip-grad-norm", lambda gw, gb, m: clip_by_norm(gw, gb, m)[0], ["return 2 things, (g_weight, g_bias)"]),
     ("5.1-kn-table", lambda ids, v: kn_bigram(ids, v, lower="raw"),
@@ -808,6 +837,7 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
                                      ch4_2.check_adam_first_step, ch4_3.check_strided_output,
                                      ch4_4.check_bptt_by_hand, ch4_4.check_vanishing_steps,
                                      ch9.check_overshoot, ch9.check_missing_zero_grad,
+                                     ch6.check_assistant_flops, ch6.check_held_out_dates,
                                      ch7.check_cnn_parameters, ch7.check_adamw_memory,
                                      ch5_2.check_param_count, ch5_2.check_run_flops, ch5_2.check_perplexity,
                                      ch5_3.check_lora_trainable, ch5_3.check_majority_baseline,
@@ -829,6 +859,7 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch4_2.check_numerical_gradient, ch4_2.check_adam_step,
                                      ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt,
                                      ch9.check_clip_grad_norm,
+                                     ch6.check_top_k,
                                      ch7.check_lambda_lr,
                                      ch5_2.check_top_p,
                                      ch5_3.check_lora_forward,
