@@ -60,6 +60,7 @@ CHAPTERS_DONE = {
     "6": "6-applications",
     "7": "7-tools-and-resources",
     "9": "9-faq",
+    "8": "8-summary",
     "5.1": "5-1-setup-and-data",
     "5.2": "5-2-pretraining",
     "5.3": "5-3-fine-tuning",
@@ -256,32 +257,6 @@ def kn_bigram(ids, vocab_size, lower="continuation", start=True, interpolate=Tru
     return np.maximum(c - d2, 0) / safe + (lam * p1 if interpolate else 0.0)
 
 
-def clip_by_norm(g_weight, g_bias, max_norm, only_shrink=True):
-    """Both gradients scaled by one factor so that their joint norm is at most max_norm (or a mistaken variant)."""
-    scale = max_norm / np.sqrt(np.sum(g_weight**2) + np.sum(g_bias**2))
-    scale = min(1.0, scale) if only_shrink else scale
-    return g_weight * scale, g_bias * scale
-
-
-def top_k_distribution(logits, temperature, k, keep=None, renormalise=True):
-    """softmax(z / T) cut to the k most likely tokens and rescaled (or a mistaken variant)."""
-    z = logits / temperature
-    p = np.exp(z - z.max())
-    p = p / p.sum()
-    top = np.argsort(-p)[: k if keep is None else keep]
-    out = np.zeros_like(p)
-    out[top] = p[top]
-    return out / out.sum() if renormalise else out
-
-
-def lr_factor(step, total_steps, warmup_steps, min_ratio):
-    """The warm-up and cosine factor LambdaLR multiplies the base rate by."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    return min_ratio + 0.5 * (1 - min_ratio) * (1 + np.cos(np.pi * t))
-
-
 def quantize(w, scale_of="rows", divide_by=127, rounding=np.round):
     """Per-row absmax int8 quantisation (q, scale), or a mistaken variant."""
     if scale_of == "rows":
@@ -313,6 +288,13 @@ def top_p_distribution(logits, temperature, top_p, crossing=True, renormalise=Tr
     return out / out.sum() if renormalise else out
 
 
+def clip_by_norm(g_weight, g_bias, max_norm, only_shrink=True):
+    """Both gradients scaled by one factor so that their joint norm is at most max_norm (or a mistaken variant)."""
+    scale = max_norm / np.sqrt(np.sum(g_weight**2) + np.sum(g_bias**2))
+    scale = min(1.0, scale) if only_shrink else scale
+    return g_weight * scale, g_bias * scale
+
+
 def rms_norm(x, weight, eps, centred=False, eps_outside=False, scaled=True, axis=-1):
     z = x - x.mean(axis=-1, keepdims=True) if centred else x
     ms = np.mean(z * z, axis=axis, keepdims=axis is not None)
@@ -331,6 +313,32 @@ def rope(x, base, pairs="half", sign=1, step=2):
         return out
     a, b = x[..., : d // 2], x[..., d // 2:]
     return np.concatenate([a * cos - b * sin, a * sin + b * cos], axis=-1)
+
+
+def top_k_distribution(logits, temperature, k, keep=None, renormalise=True):
+    """softmax(z / T) cut to the k most likely tokens and rescaled (or a mistaken variant)."""
+    z = logits / temperature
+    p = np.exp(z - z.max())
+    p = p / p.sum()
+    top = np.argsort(-p)[: k if keep is None else keep]
+    out = np.zeros_like(p)
+    out[top] = p[top]
+    return out / out.sum() if renormalise else out
+
+
+def lr_factor(step, total_steps, warmup_steps, min_ratio):
+    """The warm-up and cosine factor LambdaLR multiplies the base rate by."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    t = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_ratio + 0.5 * (1 - min_ratio) * (1 + np.cos(np.pi * t))
+
+
+def parabola_vertex(n, loss, in_log=True, exp=True):
+    x = np.log(n) if in_log else n
+    p2, p1, p0 = np.polyfit(x, loss, 2)
+    vertex = -p1 / (2 * p2)
+    return (np.exp(vertex) if exp and in_log else vertex), p0 - p1**2 / (4 * p2)
 
 
 SOLUTIONS = {
@@ -403,6 +411,10 @@ SOLUTIONS = {
     "5.5-gqa-parameters": 2 * 8192 * 8192 + 2 * 8192 * 8 * 128,
     "5.5-rms-norm": rms_norm,
     "5.5-rope": rope,
+    "8-tokens": 8e12 / (6 * 292_176),
+    "8-chinchilla-size": (1e21 / 120) ** 0.5,
+    "8-parabola-vertex": lambda n, loss: parabola_vertex(n, loss),
+    "8-repeated-data": 1_673_977 * (1 + 15.4 * (1 - np.exp(-7 / 15.4))),
 }
 
 
@@ -441,6 +453,16 @@ def test_a_naive_softmax_is_still_right(capsys: pytest.CaptureFixture[str]) -> N
 # --- wrong answers: (exercise, answer, words the hint must contain) -------------------------------------------
 
 WRONG_NUMBERS = [
+    ("8-tokens", 8e12 / 292_176, "6·N FLOPs"),
+    ("8-tokens", 8e12 / (2 * 292_176), "forward pass alone"),
+    ("8-tokens", 8e12 / (6 * 292_176) / 1_673_977, "number of epochs"),
+    ("8-chinchilla-size", (1e21 / 20) ** 0.5, "The 6 of C"),
+    ("8-chinchilla-size", (1e21 / 6) ** 0.5, "20 tokens per parameter"),
+    ("8-chinchilla-size", 20 * (1e21 / 120) ** 0.5, "That is D"),
+    ("8-chinchilla-size", 1e21 / 120, "N², not N"),
+    ("8-repeated-data", 8 * 1_673_977, "worth less than new ones"),
+    ("8-repeated-data", 1_673_977 * (1 + 15.4 * (1 - np.exp(-8 / 15.4))), "R = D/U − 1 = 7"),
+    ("8-repeated-data", 1_673_977 * 15.4 * (1 - np.exp(-7 / 15.4)), "worth in full"),
     ("1-training-flops", 2 * 1.3e9 * 26e9, "forward pass alone"),
     ("1-training-flops", 6 * 1.3e9 * 1.3e9, "20 tokens per parameter"),
     ("1-training-flops", 2.028e11, "factor of 10^-9"),
@@ -611,7 +633,9 @@ def test_a_wrong_answer_fails_with_its_hint(exercise_id: str, answer, words: str
 
 def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
     """A hint says where to look, not what the number is: neither after a wrong answer nor after a right one."""
-    shown = {"2-mlp-parameters": ["283"], "3.1-param-count": ["235,146", "235146"], "3.1-cross-entropy": ["0.417"],
+    shown = {"8-tokens": ["4.56342e+06", "4,563,416"], "8-chinchilla-size": ["2.88675e+09", "2,886,751,345"],
+             "8-repeated-data": ["1.10882e+07", "11,088,2"],
+             "2-mlp-parameters": ["283"], "3.1-param-count": ["235,146", "235146"], "3.1-cross-entropy": ["0.417"],
              "3.2-gradient-w1": ["0.392", "0.393"], "2-cnn-shape": ["(3, 32, 4, 4)"],
              "3.3-conv-shape": ["(8, 24, 16, 16)", "16"], "3.3-conv-parameters": ["1,824", "1824"],
              "3.4-rnn-steps": ["0.533", "0.534"], "3.4-lstm-parameters": ["82,944", "82944"],
@@ -633,6 +657,8 @@ def test_the_expected_answer_is_never_printed(capsys: pytest.CaptureFixture[str]
 # --- wrong functions: the first mismatch, with shapes and values ----------------------------------------------
 
 WRONG_FUNCTIONS = [
+    ("8-parabola-vertex", lambda n, loss: parabola_vertex(n, loss, in_log=False), ["fit it in ln N"]),
+    ("8-parabola-vertex", lambda n, loss: parabola_vertex(n, loss, exp=False), ["return N_opt itself"]),
     ("3.1-softmax", lambda z: np.exp(z) / np.exp(z).sum(axis=0, keepdims=True),
      ["z: (3, 4)", "at index (0, 0)", "expected", "axis 0"]),
     ("3.1-softmax", lambda z: np.exp(z) / np.exp(z).sum(axis=-1),
@@ -836,11 +862,11 @@ def test_a_shape_checker_rejects_what_is_not_a_shape(answer) -> None:
                                      ch3_5.check_encoder_parameters, ch4_1.check_ce_gradient,
                                      ch4_2.check_adam_first_step, ch4_3.check_strided_output,
                                      ch4_4.check_bptt_by_hand, ch4_4.check_vanishing_steps,
+                                     ch5_2.check_param_count, ch5_2.check_run_flops, ch5_2.check_perplexity,
+                                     ch5_3.check_lora_trainable, ch5_3.check_majority_baseline,
                                      ch9.check_overshoot, ch9.check_missing_zero_grad,
                                      ch6.check_assistant_flops, ch6.check_held_out_dates,
                                      ch7.check_cnn_parameters, ch7.check_adamw_memory,
-                                     ch5_2.check_param_count, ch5_2.check_run_flops, ch5_2.check_perplexity,
-                                     ch5_3.check_lora_trainable, ch5_3.check_majority_baseline,
                                      ch4_5.check_score_spread, ch5_1.check_kn_bigram,
                                      ch5_1.check_bpe_vocabulary, ch5_1.check_bits_per_char,
                                      ch5_4.check_cache_memory, ch5_4.check_positions,
@@ -858,11 +884,11 @@ def test_a_count_checker_rejects_what_is_not_a_number(checker, answer) -> None:
                                      ch4_1.check_gelu_derivative, ch4_1.check_cross_entropy,
                                      ch4_2.check_numerical_gradient, ch4_2.check_adam_step,
                                      ch4_3.check_conv_layer, ch4_3.check_conv_backward, ch4_4.check_bptt,
+                                     ch5_2.check_top_p,
+                                     ch5_3.check_lora_forward,
                                      ch9.check_clip_grad_norm,
                                      ch6.check_top_k,
                                      ch7.check_lambda_lr,
-                                     ch5_2.check_top_p,
-                                     ch5_3.check_lora_forward,
                                      ch4_5.check_attention_backward, ch4_5.check_multihead, ch5_1.check_kn_table,
                                      ch5_4.check_quantize, ch5_4.check_int8_linear,
                                      ch5_5.check_rms_norm, ch5_5.check_rope])

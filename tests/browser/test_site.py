@@ -172,3 +172,29 @@ def test_deploy_workflow_publishes_main_and_only_builds_pull_requests() -> None:
     assert deploy["needs"] == "build" and "pull_request" in deploy["if"] and "refs/heads/main" in deploy["if"]
     assert any("deploy-pages" in step.get("uses", "") for step in deploy["steps"])
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+
+
+OPENED = """d => d.open && [...d.children].some(c => c.tagName !== 'SUMMARY'
+  && c.getBoundingClientRect().height > 0 && getComputedStyle(c).visibility !== 'hidden')"""
+
+
+def test_every_dropdown_opens_when_clicked(site: str, browser) -> None:
+    """The exercises' solution dropdowns and collapsed solution cells (issue 15): a click on each one's summary
+    opens it and shows its body, on every page of the table of contents."""
+    failures, opened = [], 0
+    for path in toc_pages():
+        page, _, _ = open_page(browser, site + path)
+        try:
+            details = page.locator("details")
+            for i in range(details.count()):
+                d = details.nth(i)
+                d.scroll_into_view_if_needed()
+                d.locator("summary").first.click()
+                if d.evaluate(OPENED):
+                    opened += 1
+                else:
+                    failures.append(f"{path}: <details> {i} did not open")
+        finally:
+            page.close()
+    assert not failures, failures
+    assert opened >= 2 * 3 * 9, f"only {opened} dropdowns found: are the exercises' dropdowns on the pages?"

@@ -36,6 +36,7 @@ CHAPTER_MODULES: dict[str, str] = {
     "5.5": "ch5_5",
     "6": "ch6",
     "7": "ch7",
+    "8": "ch8",
     "9": "ch9",
 }
 
