@@ -37,8 +37,7 @@ def _pair(name: str, value: Any, minimum: int) -> tuple[int, int]:
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
         return check_int(name, value[0], minimum), check_int(name, value[1], minimum)
-    v = check_int(name, value, minimum)
-    return v, v
+    return (check_int(name, value, minimum),) * 2
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, *, exact: bool = False) -> int:
@@ -119,8 +118,8 @@ def _window(a: np.ndarray, m: int, n: int, s: tuple[int, int], out: tuple[int, i
 class Conv2dReference(Function):
     """Y[b, o, i, j] = bias[o] + Σ_c Σₘ Σₙ X[b, c, i·s + m, j·s + n] K[o, c, m, n]   (eq-conv), as loops.
 
-    Backward, from the same sum: each product X·K sends g·K to X and g·X to K.
-    Implements (eq-conv-layer), and (eq-conv-grad-kernel) and (eq-conv-grad-input) in its backward.
+    Backward, from the same sum: each product X·K sends g·K to X and g·X to K.  Implements (eq-conv-layer), and
+    (eq-conv-grad-kernel) and (eq-conv-grad-input) in its backward.
     """
 
     @staticmethod
@@ -165,8 +164,7 @@ class Conv2dReference(Function):
 
 def conv2d_reference(x: Any, weight: Any, bias: Any = None, stride: int | tuple[int, int] = 1,
                      padding: int | tuple[int, int] = 0) -> Tensor:
-    """2-D convolution (cross-correlation) by nested loops, exactly as the formula.  Implements (eq-conv)
-    and (eq-conv-layer).
+    """2-D convolution (cross-correlation) by nested loops, as the formula.  Implements (eq-conv), (eq-conv-layer).
 
     x: (N, C_in, H, W); weight: (C_out, C_in, kH, kW); bias: (C_out,) or None
     -> (N, C_out, Ho, Wo) with Ho = ⌊(H + 2p − kH)/s⌋ + 1 (eq-conv-output-size).
@@ -243,8 +241,7 @@ class Conv2dIm2col(Function):
 
 def conv2d_im2col(x: Any, weight: Any, bias: Any = None, stride: int | tuple[int, int] = 1,
                   padding: int | tuple[int, int] = 0) -> Tensor:
-    """2-D convolution as Y = K̂ · im2col(X) + b, the version §4.3 derives; the readable twin of :func:`conv2d`.
-    Implements (eq-im2col).
+    """2-D convolution as Y = K̂·im2col(X) + b (§4.3), the readable twin of :func:`conv2d`.  Implements (eq-im2col).
 
     x: (N, C_in, H, W); weight: (C_out, C_in, kH, kW); bias: (C_out,) or None;
     stride, padding: int or (vertical, horizontal) -> (N, C_out, Ho, Wo).  Whole
@@ -256,8 +253,7 @@ def conv2d_im2col(x: Any, weight: Any, bias: Any = None, stride: int | tuple[int
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: int | tuple[int, int] = 1,
            padding: int | tuple[int, int] = 0) -> Tensor:
-    """2-D convolution (cross-correlation) via im2col and one matrix product.  Implements (eq-conv)
-    and (eq-conv-layer).
+    """2-D convolution (cross-correlation) via im2col and one product.  Implements (eq-conv), (eq-conv-layer).
 
     x: (N, C_in, H, W); weight: (C_out, C_in, kH, kW); bias: (C_out,) or None;
     stride, padding: int or (vertical, horizontal) -> (N, C_out, Ho, Wo) with
