@@ -21,6 +21,9 @@ from dlbook.train import evaluate_lm
 
 #: Texts a vocabulary can be fitted on (training splits only).
 VOCABS = ("news", "news+reviews")
+#: Texts a model can be trained on: the news, or the reviews of 5.3 without their labels (domain-adaptive
+#: pretraining, 领域自适应预训练); the reviews' train/validation/test splits stay those of 5.3.
+CORPORA = ("news", "reviews")
 
 
 @dataclass
@@ -62,6 +65,26 @@ def load_news_data(min_freq: int = 5, vocab: str = "news") -> NewsData:
         tok = CharTokenizer.fit(text, min_freq=min_freq)
         _DATA[key] = NewsData(tok, tok.encode(news.train), tok.encode(news.val), tok.encode(news.test))
     return _DATA[key]
+
+
+def load_corpus(min_freq: int = 5, vocab: str = "news", corpus: str = "news") -> NewsData:
+    """The text a pretraining run trains on, as ids of :func:`load_news_data`'s vocabulary.
+
+    ``corpus="news"`` is People's Daily; ``"reviews"`` is the review texts of 5.3 without their labels, each
+    split joined with newlines (train from the training reviews only, so a run never reads a validation or
+    test review while it learns).
+    """
+    if corpus not in CORPORA:
+        raise ValueError(f"corpus must be one of {CORPORA}, got {corpus!r}")
+    data = load_news_data(min_freq, vocab)
+    if corpus == "news":
+        return data
+    from dlbook.data.chinese import load_reviews
+
+    reviews = load_reviews()
+    tok = data.tokenizer
+    return NewsData(tok, *(tok.encode("\n".join(texts)) for texts in
+                           (reviews.train_text, reviews.val_text, reviews.test_text)))
 
 
 def evaluate(model: GPT, ids: np.ndarray, max_windows: int | None = None, batch_size: int = 64) -> float:
