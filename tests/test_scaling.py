@@ -19,6 +19,7 @@ from dlbook.scaling import (
     fit_parametric,
     isoflop_optima,
     load_study,
+    parabola_fit,
     parabola_minimum,
     power_law,
     study_arrays,
@@ -43,6 +44,8 @@ def test_parabola_minimum_finds_the_vertex() -> None:
     loss = 0.3 * (np.log(n) - 11.7) ** 2 + 4.2
     n_opt, l_min = parabola_minimum(n, loss)
     assert np.log(n_opt) == pytest.approx(11.7) and l_min == pytest.approx(4.2)
+    # the coefficients of 0.3·(x − 11.7)² + 4.2 in x = ln N, highest power first
+    np.testing.assert_allclose(parabola_fit(n, loss), [0.3, -0.6 * 11.7, 0.3 * 11.7**2 + 4.2])
 
 
 def test_parabola_minimum_refuses_what_has_no_minimum() -> None:

@@ -58,15 +58,21 @@ def _vector(name: str, x: Any) -> np.ndarray:
     return a
 
 
-def parabola_minimum(n: Any, loss: Any) -> tuple[float, float]:
-    """(N_opt, L_min): the vertex of the least-squares parabola L ≈ p₂·(ln N)² + p₁·ln N + p₀ through ≥ 3 sizes.
-
-    ``n``, ``loss``: (K,) with K ≥ 3 distinct sizes.  ValueError if the parabola opens downwards (no minimum).
-    Implements (eq-isoflop-parabola)."""
+def parabola_fit(n: Any, loss: Any) -> np.ndarray:
+    """(p₂, p₁, p₀): the least-squares parabola L ≈ p₂·(ln N)² + p₁·ln N + p₀ through ≥ 3 sizes, highest power
+    first as ``np.polyval`` reads it.  ``n``, ``loss``: (K,) with K ≥ 3 distinct sizes."""
     n, loss = _vector("n", n), _vector("loss", loss)
     if n.shape != loss.shape or len(np.unique(n)) < 3:
         raise ValueError(f"n and loss must have the same length and >= 3 distinct sizes, got {n.shape}, {loss.shape}")
-    p2, p1, p0 = np.polyfit(np.log(n), loss, 2)
+    return np.polyfit(np.log(n), loss, 2)
+
+
+def parabola_minimum(n: Any, loss: Any) -> tuple[float, float]:
+    """(N_opt, L_min): the vertex of :func:`parabola_fit`'s parabola, N_opt = exp(−p₁/(2p₂)).
+
+    ``n``, ``loss``: (K,) with K ≥ 3 distinct sizes.  ValueError if the parabola opens downwards (no minimum).
+    Implements (eq-isoflop-parabola)."""
+    p2, p1, p0 = parabola_fit(n, loss)
     if p2 <= 0:
         raise ValueError("the points curve downwards: the parabola has no minimum")
     x = -p1 / (2 * p2)
@@ -110,9 +116,9 @@ def bootstrap_exponents(arrays: dict[str, np.ndarray], n_boot: int = 2000, seed:
     fits = []
     for c in budgets:
         at = arrays["budget"] == c
-        x, loss = np.log(arrays["n"][at]), arrays["loss"][at]
-        fitted = np.polyval(np.polyfit(x, loss, 2), x)
-        fits.append((arrays["n"][at], fitted, loss - fitted))
+        n, loss = arrays["n"][at], arrays["loss"][at]
+        fitted = np.polyval(parabola_fit(n, loss), np.log(n))
+        fits.append((n, fitted, loss - fitted))
     a_values, b_values = [], []
     while len(a_values) < n_boot:
         n_opt = []
