@@ -189,6 +189,30 @@ def test_two_shards_share_one_results_file(tiny_checkpoint: Path, tmp_path: Path
     check_complete(load_results(out), **grid)
 
 
+@pytest.mark.slow
+def test_runs_that_never_read_the_weights_carry_over_to_another_checkpoint(tiny_checkpoint: Path,
+                                                                          tmp_path: Path) -> None:
+    from dlbook.recipes.pretrain import pretrain
+
+    other = tmp_path / "other.npz"                    # the same shape and tokenizer, other weights
+    pretrain("tiny", seed=1, steps=3, out=other, progress=False)
+    grid = {**GRID, "methods": ("tfidf", "scratch", "full"), "budgets": (30,), "seeds": (0,)}
+    old = tmp_path / "old.json"
+    sweep.run_sweep(tiny_checkpoint, old, recipe=TINY_RECIPE, progress=False, **grid)
+    reused = sweep.run_sweep(other, tmp_path / "new.json", recipe=TINY_RECIPE, progress=False, reuse=old, **grid)
+    fresh = sweep.run_sweep(other, tmp_path / "fresh.json", recipe=TINY_RECIPE, progress=False, **grid)
+    assert reused["checkpoint"] == fresh["checkpoint"] != load_results(old)["checkpoint"]
+    for key, row in reused["runs"].items():
+        copied = row["method"] in sweep.WEIGHT_FREE
+        assert ("reused_from" in row) == copied, key
+        if copied:                                    # a copied run is the run this checkpoint would make
+            assert row["test_acc"] == fresh["runs"][key]["test_acc"], key
+            assert row.get("best_step") == fresh["runs"][key].get("best_step"), key
+    with pytest.raises(ValueError, match="recipe"):   # never carried over across recipes
+        sweep.run_sweep(other, tmp_path / "third.json", recipe={**TINY_RECIPE, "max_steps": 5}, progress=False,
+                        reuse=old, **grid)
+
+
 def test_shipped_sweep_results_cover_every_budget_method_and_seed() -> None:
     """The results 5.3 plots hold every planned run (5 budgets x 5 methods x 3 seeds + the ranks), made by the
     sweep's recipe of today from the shipped Part IV checkpoint (so the stated command remakes them)."""

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,6 +160,37 @@ def _tfidf_run(texts: dict[str, list[str]], ys: dict[str, np.ndarray], subset: n
 
 
 # ---- the results file ---------------------------------------------------------------------------------------
+#: Methods whose runs never read the pretrained weights: TF-IDF, and the GPT trained from scratch (which takes
+#: only the checkpoint's shape).  Their runs can be carried over to a sweep of another checkpoint of that shape.
+WEIGHT_FREE = ("tfidf", "scratch")
+
+
+def reuse_runs(source: str | Path, out: str | Path, header: dict[str, Any]) -> list[str]:
+    """Copy into ``out`` the :data:`WEIGHT_FREE` runs of the results file ``source``; returns their keys.
+
+    Allowed only when ``source`` was made with the same recipe, splits and model shape as ``header`` (only the
+    checkpoint's weights differ), so a copied run is the run this sweep would make: it depends on its seed,
+    its labels and the shape alone.  Each copied row names its source (``reused_from``).  Runs already in
+    ``out`` are kept.
+    """
+    source = Path(source)
+    old = json.loads(source.read_text(encoding="utf-8"))
+    same = {k: v for k, v in header.items() if k != "checkpoint"}
+    differ = [k for k in same if old.get(k) != same[k]]
+    if old.get("checkpoint", {}).get("model") != header["checkpoint"]["model"]:
+        differ.append("checkpoint model")
+    if differ:
+        raise ValueError(f"reuse: {source} was made with another {', '.join(differ)}; its runs cannot be reused")
+    done = done_keys(Path(out), header)
+    origin = f"{source.name} (checkpoint sha256 {old['checkpoint']['sha256'][:12]})"
+    copied = []
+    for key, row in old["runs"].items():
+        if row["method"] in WEIGHT_FREE and key not in done:
+            store_run(Path(out), header, key, {**row, "reused_from": origin})
+            copied.append(key)
+    return copied
+
+
 def estimated_cost(run: Run, recipe: dict[str, Any]) -> float:
     """A run's work in GPT training steps, roughly: TF-IDF and the probe (on cached features) count as one."""
     if run.method in ("tfidf", "frozen"):
@@ -190,10 +222,12 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
               methods: Sequence[str] = METHODS, seeds: Sequence[int] = SEEDS, ranks: Sequence[int] = RANK_SWEEP,
               rank_sweep_at: int | str = RANK_SWEEP_AT, shard_of: tuple[int, int] = (0, 1),
               recipe: dict[str, Any] | None = None, max_runs: int | None = None,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, reuse: str | Path | None = None) -> dict[str, Any]:
     """Run every planned run (see :func:`dlbook.recipes.sweep_results.plan`) of this shard not yet in ``out``.
 
-    ``max_runs`` stops after that many new runs (a time box).  Returns the results file's contents.
+    ``max_runs`` stops after that many new runs (a time box).  ``reuse`` names an earlier results file whose
+    runs that never read the pretrained weights are copied first (:func:`reuse_runs`).  Returns the results
+    file's contents.
     """
     from dlbook.models.gpt import load_gpt
 
@@ -210,6 +244,8 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
     header = dict(format=1, checkpoint=dict(file=checkpoint.name, model=config["model"],
                                             sha256=hashlib.sha256(checkpoint.read_bytes()).hexdigest()),
                   recipe=r, n_train=len(texts["train"]), n_val=len(texts["val"]), n_test=len(texts["test"]))
+    if reuse is not None:
+        print(f"{len(reuse_runs(reuse, out, header))} runs copied from {reuse}", flush=True)
     runs = shard(plan(len(texts["train"]), budgets, methods, seeds, LORA_RANK, ranks, rank_sweep_at),
                  *shard_of, r)
     done = done_keys(out, header)
@@ -260,11 +296,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="change a recipe setting (JSON)")
     parser.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="an earlier results file (same recipe and model shape) whose TF-IDF and scratch runs "
+                             "are copied instead of made again: they never read the pretrained weights")
     args = parser.parse_args(argv)
     index, count = (int(v) for v in args.shard.split("/"))
     recipe = parse_settings(args.set)
     run_sweep(args.checkpoint, args.out, args.budgets, args.methods, args.seeds, args.ranks, args.rank_sweep_at,
-              (index, count), recipe, args.max_runs, not args.no_progress)
+              (index, count), recipe, args.max_runs, not args.no_progress, args.reuse)
     print(f"wrote {args.out}")
 
 
