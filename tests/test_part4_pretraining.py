@@ -17,9 +17,11 @@ from dlbook.recipes.pretrain import (
     ASSET,
     BASE_ASSET,
     PRESETS,
+    REVIEWS_ASSET,
     STAGE1_ASSET,
     evaluate,
     export_weights,
+    load_corpus,
     load_news_data,
     pretrain,
     token_losses,
@@ -141,8 +143,28 @@ def test_a_run_saved_before_the_config_renaming_resumes(tmp_path) -> None:
 def test_shipped_checkpoints_were_made_by_the_stated_presets() -> None:
     """The commands in dlbook.recipes.pretrain's docstring reproduce the shipped files: their stored settings
     are the presets' (a preset edited after the run would break that promise)."""
-    for path, preset in ((STAGE1_ASSET, "base"), (BASE_ASSET, "base2")):
+    for path, preset in ((STAGE1_ASSET, "base"), (BASE_ASSET, "base2"), (REVIEWS_ASSET, "reviews")):
         _, _, ck, _ = load_gpt(path)
         settings = {"init": None, **ck["settings"]}           # the first stage was saved before `init` existed
         assert settings == PRESETS[preset], path.name
         assert ck["step"] == PRESETS[preset]["steps"]
+
+
+def test_domain_adaptive_pretraining_reads_only_the_training_reviews() -> None:
+    """The ``reviews`` corpus: the news vocabulary, the training reviews as training text, and the validation and
+    test reviews only where a run is scored — never a validation or test review among the training ids."""
+    from dlbook.data.chinese import load_reviews
+
+    news, corpus, reviews = load_news_data(5, "news+reviews"), load_corpus(5, "news+reviews", "reviews"), load_reviews()
+    assert corpus.tokenizer is news.tokenizer
+    np.testing.assert_array_equal(corpus.train, news.tokenizer.encode("\n".join(reviews.train_text)))
+    np.testing.assert_array_equal(corpus.val, news.tokenizer.encode("\n".join(reviews.val_text)))
+    assert load_corpus(5, "news+reviews", "news") is news
+    with pytest.raises(ValueError, match="corpus must be one of"):
+        load_corpus(5, "news", "tweets")
+
+
+def test_the_reviews_preset_starts_from_the_shipped_base_model() -> None:
+    """REVIEWS_ASSET continues BASE_ASSET: the preset names it as its start, and the two share the tokenizer."""
+    assert PRESETS["reviews"]["init"] == "assets/" + BASE_ASSET.name
+    assert load_gpt(REVIEWS_ASSET)[1].to_json() == load_gpt(BASE_ASSET)[1].to_json()

@@ -1,11 +1,11 @@
-"""Fine-tuning a pretrained model: freezing, LoRA adapters, a classification head, domain adaptation."""
+"""Fine-tuning a pretrained model: freezing, LoRA adapters, a classification head (domain-adaptive pretraining
+is a pretraining preset: ``dlbook.recipes.pretrain``, preset ``reviews``)."""
 
 from dlbook.finetune.classifier import (
     METHODS,
     FinetuneResult,
     GPTClassifier,
     accuracy_of,
-    adapt_to_domain,
     build_classifier,
     encode_texts,
     finetune_classifier,
@@ -22,7 +22,7 @@ from dlbook.finetune.lora import (
 )
 
 __all__ = [
-    "METHODS", "FinetuneResult", "GPTClassifier", "accuracy_of", "adapt_to_domain", "build_classifier",
+    "METHODS", "FinetuneResult", "GPTClassifier", "accuracy_of", "build_classifier",
     "encode_texts", "finetune_classifier", "predict",
     "freeze", "freeze_except", "set_trainable", "trainable_parameters", "unfreeze",
     "DEFAULT_TARGETS", "LoRALinear", "apply_lora", "count_parameters", "lora_parameter_count", "merge_lora",

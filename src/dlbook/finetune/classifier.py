@@ -30,7 +30,6 @@ from dlbook import functional as F
 from dlbook import nn
 from dlbook._checks import check_positive_int, check_rng
 from dlbook.autograd import Tensor
-from dlbook.data.text import random_windows
 from dlbook.finetune.freeze import freeze_except, trainable_parameters, unfreeze
 from dlbook.finetune.lora import apply_lora, count_parameters
 from dlbook.models.gpt import GPT
@@ -295,22 +294,3 @@ def pooled_features(pretrained: Any, ids: np.ndarray, lengths: np.ndarray, batch
             idx = order[i:i + batch_size]
             out[idx] = reader.pooled(ids[idx, :int(lengths[idx].max())], lengths[idx]).data
     return out
-
-
-def adapt_to_domain(gpt: GPT, texts: list[str], tokenizer: Any, *, steps: int, batch_size: int, lr: float,
-                    rng: np.random.Generator, progress: bool = True) -> list[float]:
-    """Domain-adaptive language-model fine-tuning: continue pretraining ``gpt`` on ``texts`` (in place).
-
-    The texts are joined by newlines into one token stream and ``gpt`` is
-    trained to predict the next token of random windows, exactly as in
-    pretraining (:mod:`dlbook.recipes.pretrain`).  Returns the training losses.
-    """
-    stream = tokenizer.encode("\n".join(texts))
-    opt = AdamW(trainable_parameters(gpt), lr=lr, weight_decay=0.01)
-    sched = lr_schedule(opt, steps, max(1, steps // 10), min_lr=lr * 0.1)
-    losses: list[float] = []
-    gpt.train()
-    train_loop(lambda n: gpt.loss(*random_windows(stream, batch_size, gpt.config.context, rng)), opt, steps=steps,
-               scheduler=sched, clip=1.0, after_step=lambda n, loss: losses.append(loss), progress=progress,
-               desc="domain adaptation", name="domain adaptation")
-    return losses
