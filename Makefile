@@ -18,6 +18,10 @@ AVX2_PROFILE := NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR" OPENBLAS
 # Notebooks draw with the kernel's inline backend whatever backend the caller's environment asks for
 # (MPLBACKEND=Agg on a headless machine would store no figures).
 NB_ENV := env -u MPLBACKEND
+# Tests and notebooks spread over every core (pytest-xdist); each notebook stays whole on one worker
+# (--dist loadfile), as its cells depend on one another. JOBS=1 runs them in this process, one after another.
+JOBS ?= auto
+PARALLEL = $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
 
 .PHONY: sysdeps book test quick unit notebooks build-strict browser lab run vendor lint bench clean serve explore
 
@@ -53,7 +57,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check --output-format concise src tests bench scripts
 
 unit: $(VENV)/.installed
-	$(PY) -m pytest tests -q --ignore=tests/browser
+	$(PY) -m pytest tests -q --ignore=tests/browser $(PARALLEL)
 
 ## make explore [FACTOR=10]: the property tests on fresh random examples, FACTOR times as many as make test
 ## draws (which draws the same ones every run: tests/conftest.py). Each falsifying example is printed with its
@@ -64,10 +68,10 @@ explore: $(VENV)/.installed
 
 ## make notebooks: nbval strict on this CPU's numpy paths, then (where the CPU has AVX-512) on the AVX2 profile
 notebooks: $(VENV)/.installed
-	$(NB_ENV) $(PY) -m pytest $(NBVAL) -q $(NOTEBOOKS)
+	$(NB_ENV) $(PY) -m pytest $(NBVAL) $(PARALLEL) -q $(NOTEBOOKS)
 	@if $(PY) scripts/cpu_features.py --has-avx512; then \
 		echo "numpy used AVX-512 above; the notebooks again on the AVX2 profile:"; \
-		$(NB_ENV) $(AVX2_PROFILE) $(PY) -m pytest $(NBVAL) -q $(NOTEBOOKS); \
+		$(NB_ENV) $(AVX2_PROFILE) $(PY) -m pytest $(NBVAL) $(PARALLEL) -q $(NOTEBOOKS); \
 	else echo "no AVX-512 on this CPU: the run above already took numpy's AVX2 paths"; fi
 
 build-strict: $(VENV)/.installed vendor
