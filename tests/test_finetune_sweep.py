@@ -230,3 +230,27 @@ def test_shipped_sweep_results_cover_every_budget_method_and_seed() -> None:
         assert 0.5 < row["test_acc"] <= 1.0, key
         if parse_key(key).method not in ("tfidf",):
             assert row["best_step"] <= row["steps"], key
+
+
+def test_shipped_domain_adapted_sweep_is_complete_and_carries_the_weight_free_runs_over() -> None:
+    """5.3's second sweep: every budget x method x seed (no rank sweep) from the domain-adapted checkpoint, by
+    today's recipe; its TF-IDF and from-scratch runs are the first sweep's, copied (they never read the weights),
+    and every other run was made from REVIEWS_ASSET."""
+    import hashlib
+    from importlib import resources
+
+    from dlbook.recipes.pretrain import REVIEWS_ASSET
+
+    assets = resources.files("dlbook").joinpath("assets")
+    first = load_results(str(assets.joinpath("finetune_sweep.json")))
+    results = load_results(str(assets.joinpath("finetune_sweep_dapt.json")))
+    check_complete(results, ranks=())
+    assert results["recipe"] == sweep.RECIPE and results["n_test"] == first["n_test"]
+    assert results["checkpoint"]["sha256"] == hashlib.sha256(REVIEWS_ASSET.read_bytes()).hexdigest()
+    assert results["checkpoint"]["model"] == first["checkpoint"]["model"]
+    for key, row in results["runs"].items():
+        copied = row["method"] in sweep.WEIGHT_FREE
+        assert ("reused_from" in row) == copied, key
+        if copied:
+            assert {k: v for k, v in row.items() if k != "reused_from"} == first["runs"][key], key
+        assert 0.5 < row["test_acc"] <= 1.0, key
