@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -174,13 +173,10 @@ def reuse_runs(source: str | Path, out: str | Path, header: dict[str, Any]) -> l
     ``out`` are kept.
     """
     source = Path(source)
-    old = json.loads(source.read_text(encoding="utf-8"))
-    same = {k: v for k, v in header.items() if k != "checkpoint"}
-    differ = [k for k in same if old.get(k) != same[k]]
-    if old.get("checkpoint", {}).get("model") != header["checkpoint"]["model"]:
-        differ.append("checkpoint model")
-    if differ:
-        raise ValueError(f"reuse: {source} was made with another {', '.join(differ)}; its runs cannot be reused")
+    with locked(source):          # read_runs refuses a file whose recipe or splits differ from this header's
+        old = read_runs(source, {k: v for k, v in header.items() if k != "checkpoint"})
+    if old["checkpoint"]["model"] != header["checkpoint"]["model"]:
+        raise ValueError(f"reuse: {source} was made with another model shape; its runs cannot be reused")
     done = done_keys(Path(out), header)
     origin = f"{source.name} (checkpoint sha256 {old['checkpoint']['sha256'][:12]})"
     copied = []
