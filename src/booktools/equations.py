@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from booktools.editions import prose_cells, source
+
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
 
@@ -70,17 +72,15 @@ def _markdown_sources(path: Path) -> list[str]:
     """The markdown text of a page: the file itself, or a notebook's markdown cells."""
     if path.suffix == ".md":
         return [path.read_text(encoding="utf-8")]
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-            for c in nb.get("cells", []) if c.get("cell_type") == "markdown"]
+    # The English cells only: a Chinese twin repeats its cell's equations (booktools.editions checks that).
+    return [source(c) for c in prose_cells(json.loads(path.read_text(encoding="utf-8")), "en")]
 
 
 def chapter_pages(root: Path) -> list[Path]:
-    """The book's pages under ``root``: ``chapters/*.ipynb``, ``chapters/*.md`` and ``intro.md`` —
+    """The book's pages under ``root``: ``chapters/*.ipynb``, ``chapters/*.md`` and ``intro.ipynb``/``intro.md`` —
     only those ``root/_toc.yml`` lists, when it exists."""
     pages = sorted([*(root / "chapters").glob("*.ipynb"), *(root / "chapters").glob("*.md")])
-    if (root / "intro.md").exists():
-        pages.append(root / "intro.md")
+    pages += [p for p in (root / "intro.ipynb", root / "intro.md") if p.exists()]
     pages = [p for p in pages if ".ipynb_checkpoints" not in p.parts]
     toc = root / "_toc.yml"
     if toc.exists():

@@ -1,15 +1,19 @@
 """The bilingual glossary (术语表): load, validate and render ``glossary.yml``.
 
-Each entry of the YAML list has four fields::
+Each entry of the YAML list has five fields::
 
     - en: backpropagation                 # the English term; an abbreviation may follow in parentheses
       zh: 反向传播                          # the Chinese term
       definition: One line, in the book's own words.
+      definition_zh: 一行释义，中文版用。      # the same definition for the Chinese edition
       where: 3-2-backpropagation            # the chapter (file stem) that defines it, optionally #anchor
 
+The glossary is the one list of terms for both editions (:mod:`booktools.editions`).
 :func:`problems` lists what is wrong with the entries: a missing or empty field, a definition on more
 than one line, a duplicated English or Chinese term, a ``where`` that names no chapter of the table of
-contents, or a term — in English or in Chinese — that does not occur in the text of the chapter it points to.
+contents, or a term that does not occur in the text of the chapter it points to: the English term and its
+Chinese form in the English text (which gives the Chinese term beside the English one), and the Chinese form in
+the chapter's Chinese text.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FIELDS = ("en", "zh", "definition", "where")
+from booktools.editions import LANGS, prose_cells, source
+
+FIELDS = ("en", "zh", "definition", "definition_zh", "where")
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,7 @@ class Term:
     en: str
     zh: str
     definition: str
+    definition_zh: str
     where: str
 
     @property
@@ -77,8 +84,9 @@ def entry_problems(entries: list[dict[str, Any]]) -> list[str]:
         extra = sorted(set(e) - set(FIELDS))
         if extra:
             errors.append(f"{name}: unknown fields {', '.join(extra)}")
-        if "\n" in str(e.get("definition", "")).strip():
-            errors.append(f"{name}: definition must be one line")
+        for k in ("definition", "definition_zh"):
+            if "\n" in str(e.get(k, "")).strip():
+                errors.append(f"{name}: {k} must be one line")
         for k in ("en", "zh"):
             key = str(e.get(k) or "").strip().lower()
             if key and key in seen[k]:
@@ -94,13 +102,11 @@ def planned_chapters(toc: str | Path) -> set[str]:
                           re.MULTILINE))
 
 
-def chapter_text(path: Path) -> str:
-    """The prose of a chapter: a notebook's markdown cells, or a markdown page."""
+def chapter_text(path: Path, lang: str = "en") -> str:
+    """The prose of a chapter in one language: a notebook's markdown cells of that edition, or a markdown page."""
     if path.suffix == ".md":
         return path.read_text(encoding="utf-8")
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                     for c in nb.get("cells", []) if c.get("cell_type") == "markdown")
+    return "\n".join(source(c) for c in prose_cells(json.loads(path.read_text(encoding="utf-8")), lang))
 
 
 #: A run of Chinese characters: each run of a glossary entry's Chinese term must appear in its chapter, so that
@@ -123,7 +129,7 @@ def problems(glossary: str | Path, root: str | Path) -> list[str]:
     entries = load_entries(glossary)
     errors = entry_problems(entries)
     planned = planned_chapters(root / "_toc.yml")
-    texts: dict[str, str] = {}
+    texts: dict[tuple[str, str], str] = {}
     for e in entries:
         if any(not str(e.get(k) or "").strip() for k in FIELDS):
             continue
@@ -134,24 +140,47 @@ def problems(glossary: str | Path, root: str | Path) -> list[str]:
         page = _chapter_file(root / "chapters", term.chapter)
         if page is None:
             continue
-        if term.chapter not in texts:
-            texts[term.chapter] = chapter_text(page).lower()
-        if not any(v.lower() in texts[term.chapter] for v in term.variants):
+        for lang in LANGS:
+            if (term.chapter, lang) not in texts:
+                texts[term.chapter, lang] = chapter_text(page, lang).lower()
+        english, chinese = texts[term.chapter, "en"], texts[term.chapter, "zh"]
+        if not any(v.lower() in english for v in term.variants):
             errors.append(f"{term.en}: does not occur in the text of {term.chapter}")
-        elif not all(run in texts[term.chapter] for run in CJK_RUN.findall(term.zh)):
+        elif not all(run in english for run in CJK_RUN.findall(term.zh)):
             errors.append(f"{term.en}: its Chinese {term.zh} does not occur in the text of {term.chapter}")
+        if not all(run in chinese for run in CJK_RUN.findall(term.zh)):
+            errors.append(f"{term.en}: its Chinese {term.zh} does not occur in the Chinese text of {term.chapter}")
     return errors
 
 
-def html_table(terms: list[Term], linked: set[str] | None = None) -> str:
-    """The glossary as an HTML table; a term links to its chapter when the chapter is in ``linked``
-    (the chapters of the built book), else the chapter is named without a link."""
+#: Column heads and the "not yet in the book" note, per edition.
+_HEADS = {"en": ("English", "中文", "definition", "defined in", "in preparation"),
+          "zh": ("中文", "English", "释义", "所在章节", "编写中")}
+
+
+def html_table(terms: list[Term], linked: set[str] | None = None, lang: str = "en") -> str:
+    """The glossary as an HTML table for one edition (``lang``): the English edition sorts by English term and
+    gives the English definition, the Chinese one leads with the Chinese term and gives ``definition_zh``.
+    A term links to its chapter when the chapter is in ``linked`` (the chapters of the built book), else the
+    chapter is named without a link."""
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, got {lang!r}")
+    first, second, meaning, defined_in, pending = _HEADS[lang]
     rows = []
     for t in terms:
         anchor = "#" + t.where.split("#", 1)[1] if "#" in t.where else ""
         where = (f'<a href="{t.chapter}.html{anchor}">{t.chapter}</a>' if linked is None or t.chapter in linked
-                 else f"{t.chapter} (in preparation)")
-        rows.append(f"<tr><td>{html.escape(t.en)}</td><td>{html.escape(t.zh)}</td>"
-                    f"<td>{html.escape(t.definition)}</td><td>{where}</td></tr>")
-    head = "<tr><th>English</th><th>中文</th><th>definition</th><th>defined in</th></tr>"
-    return f'<table class="glossary">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows) + "\n</tbody></table>"
+                 else f"{t.chapter} ({pending})")
+        pair = (t.en, t.zh) if lang == "en" else (t.zh, t.en)
+        definition = t.definition if lang == "en" else t.definition_zh
+        rows.append(f"<tr><td>{html.escape(pair[0])}</td><td>{html.escape(pair[1])}</td>"
+                    f"<td>{html.escape(definition)}</td><td>{where}</td></tr>")
+    head = f"<tr><th>{first}</th><th>{second}</th><th>{meaning}</th><th>{defined_in}</th></tr>"
+    return (f'<table class="glossary" lang="{lang}">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(rows)
+            + "\n</tbody></table>")
+
+
+def editions_html(terms: list[Term], linked: set[str] | None = None) -> str:
+    """Both editions' tables in one output, each wrapped in ``<div class="only-LANG">``: the notebook's output
+    is shared by the two editions, and each edition's style sheet hides the other's table."""
+    return "\n".join(f'<div class="only-{lang}">\n{html_table(terms, linked, lang)}\n</div>' for lang in LANGS)

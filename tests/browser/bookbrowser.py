@@ -37,7 +37,7 @@ CHROMIUM = os.environ.get("DLBOOK_CHROMIUM") or shutil.which("chromium") or "/us
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1280, "height": 900}
-SOURCES = ["_toc.yml", "_config.yml", "intro.md", "chapters", "scripts/build_book.py", "_vendor/.versions"]
+SOURCES = ["_toc.yml", "_config.yml", "intro.ipynb", "chapters", "scripts/build_book.py", "_vendor/.versions"]
 STATE_SCRIPT = re.compile(
     r'<script type="application/vnd.jupyter.widget-state\+json">\s*(.*?)\s*</script>', re.S)
 
