@@ -295,3 +295,123 @@ def test_finetuned_classifier_accuracy(method: str, epochs: int, lr: float, floo
     result = finetune_classifier(clf, data["train"], data["val"], epochs=epochs, batch_size=32, lr=lr,
                                  rng=np.random.default_rng(1), eval_every=10, progress=False, test=test)
     assert result.test_acc >= floor, result.test_acc
+
+
+# ---- reading a long text in several windows of the context ----------------------------------------------------
+WIN = dict(vocab_size=7, context=4, d_model=8, num_layers=2, nhead=2, dim_feedforward=12)
+
+
+def _tiny_gpt(seed: int = 0, dtype: type = np.float64):  # noqa: ANN202
+    from dlbook.models.gpt import GPT, GPTConfig
+
+    return GPT(GPTConfig(**WIN), rng=np.random.default_rng(seed), dtype=dtype)
+
+
+def test_one_window_is_the_old_classifier_bit_for_bit() -> None:
+    """windows=1 (and any windows on a batch that fits the context) gives exactly the single-window forward:
+    features of the whole batch, mean over the real positions, head."""
+    from dlbook.finetune import GPTClassifier
+
+    gpt = _tiny_gpt(dtype=np.float32)
+    rng = np.random.default_rng(1)
+    ids, lengths = rng.integers(1, 7, size=(5, 4)), np.array([4, 1, 3, 2, 4])
+    h = gpt.features(ids)
+    mask = (np.arange(4)[None, :] < lengths[:, None]).astype(h.dtype)[..., None]
+    for windows in (1, 2, 3):
+        clf = GPTClassifier(gpt, rng=np.random.default_rng(2), windows=windows)
+        pooled = F.sum(h * mask, axis=1) / lengths[:, None].astype(h.dtype)
+        assert np.array_equal(clf.pooled(ids, lengths).data, pooled.data), windows
+        assert np.array_equal(clf(ids, lengths).data, clf.head(pooled).data), windows
+
+
+def test_two_windows_pool_the_mean_over_the_real_positions_of_both() -> None:
+    """A text of up to 2L tokens: each window of L goes through the GPT on its own; mean pooling averages the
+    features of all real positions of both windows, and "last" reads the last real position of the last one."""
+    from dlbook.finetune import GPTClassifier
+    from dlbook.finetune.classifier import window_features
+
+    gpt = _tiny_gpt()
+    L = gpt.config.context
+    rng = np.random.default_rng(3)
+    lengths = np.array([2 * L, L + 1, L, 2])              # both windows full; 1 token in the 2nd; the 1st only
+    ids = rng.integers(1, 7, size=(4, 2 * L)) * (np.arange(2 * L)[None, :] < lengths[:, None])
+    first, second = gpt.features(ids[:, :L]).data, gpt.features(ids[:, L:]).data      # (4, L, d) each
+    expected = np.stack([(first[i, :min(n, L)].sum(0) + second[i, :max(n - L, 0)].sum(0)) / n
+                         for i, n in enumerate(lengths)])
+    clf = GPTClassifier(gpt, rng=np.random.default_rng(4), windows=2)
+    np.testing.assert_allclose(clf.pooled(ids, lengths).data, expected, rtol=1e-12, atol=1e-12)
+    assert window_features(gpt, ids, 2).shape == (4, 2 * L, WIN["d_model"])
+    # a batch of L + 1 tokens is padded to two whole windows; the padding changes nothing
+    np.testing.assert_allclose(clf.pooled(ids[1:3, :L + 1], lengths[1:3]).data, expected[1:3], rtol=1e-12,
+                               atol=1e-12)
+    last = GPTClassifier(gpt, 2, "last", rng=np.random.default_rng(4), windows=2)
+    np.testing.assert_allclose(last.pooled(ids, lengths).data,
+                               np.stack([second[0, L - 1], second[1, 0], first[2, L - 1], first[3, 1]]),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_windows_gradcheck() -> None:
+    """The backward through the windows (reshape (N, 2L) -> (2N, L) and back, masked mean) against central
+    differences, on the token and position tables, a block's weights and the head."""
+    from dlbook.finetune import GPTClassifier
+
+    clf = GPTClassifier(_tiny_gpt(5), rng=np.random.default_rng(6), windows=2)
+    L = clf.gpt.config.context
+    ids = np.random.default_rng(7).integers(1, 7, size=(3, 2 * L))
+    lengths, y = np.array([2 * L, L + 2, 3]), np.array([0, 1, 1])
+    p = dict(clf.named_parameters())
+    names = ["gpt.tok_emb.weight", "gpt.pos_emb.weight", "gpt.blocks.1.linear1.weight", "head.weight"]
+    assert gradcheck(lambda *_: F.cross_entropy(clf(ids, lengths), y), [p[n] for n in names], atol=1e-6,
+                     rtol=1e-4)
+
+
+def test_windows_bad_input_and_encoding_cut() -> None:
+    from dlbook.data.tokenizers import CharTokenizer
+    from dlbook.finetune import GPTClassifier, build_classifier, encode_texts
+    from dlbook.finetune.classifier import window_features
+
+    gpt = _tiny_gpt()
+    for bad, err in [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)]:
+        with pytest.raises(err, match="windows"):
+            GPTClassifier(gpt, rng=np.random.default_rng(0), windows=bad)
+        with pytest.raises(err, match="windows"):
+            build_classifier(gpt, "full", rng=np.random.default_rng(0), windows=bad)
+        with pytest.raises(err, match="windows"):
+            window_features(gpt, np.ones((1, 2), dtype=np.int64), bad)
+    tok = CharTokenizer.fit("abcdefghij")
+    with pytest.raises(ValueError, match="windows"):
+        encode_texts(["abc"], tok, context=4, windows=0)
+    ids, lengths = encode_texts(["abcdefghij", "ab"], tok, context=4, windows=2)      # cut at 2 × 4 tokens
+    assert ids.shape == (2, 8) and lengths.tolist() == [8, 2]
+    assert np.array_equal(ids[0], tok.encode("abcdefgh"))
+    assert encode_texts(["abcdefghij"], tok, context=4)[0].shape == (1, 4)            # windows=1: the context
+    clf = GPTClassifier(gpt, rng=np.random.default_rng(0), windows=2)
+    with pytest.raises(ValueError, match="windows"):                                 # longer than 2 windows
+        clf(np.ones((1, 9), dtype=np.int64), np.array([9]))
+    with pytest.raises(ValueError, match="lengths"):
+        clf(np.ones((1, 6), dtype=np.int64), np.array([7]))
+
+
+def test_two_windows_learn_what_only_the_second_window_holds() -> None:
+    """Labels that only the tokens after the first L decide: trained on the same texts, the two-window
+    classifier learns them and the one-window one (which reads the first L tokens) stays near chance."""
+    from dlbook.finetune import build_classifier, finetune_classifier
+
+    rng = np.random.default_rng(8)
+    L, n = WIN["context"], 192
+    y = rng.integers(0, 2, size=n)
+    ids = np.concatenate([rng.integers(1, 5, size=(n, L)),                       # the 1st window: noise
+                          rng.integers(1, 3, size=(n, L)) + 2 * y[:, None]], axis=1)   # {1,2} vs {3,4}
+    lengths = np.full(n, 2 * L)
+    train, test = slice(0, 128), slice(128, n)
+    acc = {}
+    for windows in (1, 2):
+        width = windows * L
+        part = {k: (ids[s, :width], np.minimum(lengths[s], width), y[s]) for k, s in (("train", train),
+                                                                                   ("test", test))}
+        model = build_classifier(_tiny_gpt(9, np.float32), "full", rng=np.random.default_rng(10), windows=windows)
+        result = finetune_classifier(model, part["train"], part["test"], epochs=15, batch_size=32, lr=1e-2,
+                                     rng=np.random.default_rng(11), eval_every=20, progress=False,
+                                     test=part["test"])
+        acc[windows] = result.test_acc
+    assert acc[2] >= 0.9 and acc[1] <= 0.7, acc

@@ -254,3 +254,33 @@ def test_shipped_domain_adapted_sweep_is_complete_and_carries_the_weight_free_ru
         if copied:
             assert {k: v for k, v in row.items() if k != "reused_from"} == first["runs"][key], key
         assert 0.5 < row["test_acc"] <= 1.0, key
+
+
+def test_later_settings_at_their_defaults_leave_the_recorded_recipe_as_the_shipped_files_have_it() -> None:
+    assert sweep.header_recipe({**sweep.RECIPE, **sweep.LATER_SETTINGS}) == sweep.RECIPE
+    assert sweep.header_recipe({**sweep.RECIPE, "windows": 2}) == {**sweep.RECIPE, "windows": 2}
+
+
+@pytest.mark.slow
+def test_windows_setting_is_recorded_only_when_it_is_not_the_default(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """``windows`` came after the shipped sweeps: at its default (1) a results file does not name it, so they
+    and ``--reuse`` of them stay valid; windows=2 is recorded, and runs of the two are never mixed."""
+    grid = {**GRID, "methods": ("tfidf", "scratch", "frozen"), "budgets": (30,), "seeds": (0,)}
+    one = tmp_path / "one.json"
+    default = sweep.run_sweep(tiny_checkpoint, one, recipe=TINY_RECIPE, progress=False, **grid)
+    assert "windows" not in default["recipe"]
+    same = sweep.run_sweep(tiny_checkpoint, one, recipe={**TINY_RECIPE, "windows": 1}, progress=False, **grid)
+    assert same["runs"] == default["runs"]                      # windows=1 named: the same sweep, nothing re-run
+    two = sweep.run_sweep(tiny_checkpoint, tmp_path / "two.json", recipe={**TINY_RECIPE, "windows": 2},
+                          progress=False, **grid)
+    assert two["recipe"]["windows"] == 2 and set(two["runs"]) == set(default["runs"])
+    assert all(0.0 <= row["test_acc"] <= 1.0 for row in two["runs"].values())
+    assert two["runs"]["tfidf|30|0|-"]["test_acc"] == default["runs"]["tfidf|30|0|-"]["test_acc"]   # reads it all
+    with pytest.raises(ValueError, match="recipe"):             # windows=1 runs never go into a windows=2 file
+        sweep.run_sweep(tiny_checkpoint, tmp_path / "two.json", recipe=TINY_RECIPE, progress=False, **grid)
+    with pytest.raises(ValueError, match="recipe"):             # nor are they carried over into one
+        sweep.run_sweep(tiny_checkpoint, tmp_path / "three.json", recipe={**TINY_RECIPE, "windows": 2},
+                        progress=False, reuse=one, **grid)
+    for bad, err in [(0, ValueError), (1.5, TypeError), ("2", TypeError)]:
+        with pytest.raises(err, match="windows"):
+            sweep.run_sweep(tmp_path / "absent.npz", tmp_path / "x.json", recipe={"windows": bad}, progress=False)

@@ -4,7 +4,11 @@ The classifier reads the GPT's final hidden states and pools them into one
 vector per text — the mean over the text's positions, or the last position
 (which, through the causal mask, has seen the whole text) — then a ``Linear``
 maps it to class logits.  Texts are right-padded to a common length; because
-attention is causal, no real position ever attends to the padding.
+attention is causal, no real position ever attends to the padding.  With
+``windows`` W > 1 a text of up to W × context tokens is read as consecutive,
+non-overlapping windows of ``context`` tokens, each by the GPT on its own
+(:func:`window_features`); mean pooling then averages over the real positions
+of all the windows.
 
 :func:`finetune_classifier` trains one of the set-ups the chapter compares:
 ``"scratch"`` (random GPT, all trainable), ``"frozen"`` (pretrained, head only),
@@ -41,12 +45,14 @@ from dlbook.train import lr_schedule, train_loop
 METHODS = ("scratch", "frozen", "last_k", "lora", "full")
 
 
-def encode_texts(texts: list[str], tokenizer: Any, context: int) -> tuple[np.ndarray, np.ndarray]:
-    """Texts -> (ids (N, L) right-padded with 0, lengths (N,)); each text cut to its first ``context`` tokens.
+def encode_texts(texts: list[str], tokenizer: Any, context: int, windows: int = 1
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Texts -> (ids (N, T) right-padded with 0, lengths (N,)); each text cut to its first ``windows × context`` tokens.
 
-    L is the longest (cut) text, at most ``context``; empty texts become one ``<unk>``.
+    T is the longest (cut) text, at most ``windows × context`` (the classifier reads a longer text in
+    ``windows`` windows, see :func:`window_features`); empty texts become one ``<unk>``.
     """
-    context = check_positive_int("context", context)
+    context = check_positive_int("context", context) * check_positive_int("windows", windows)
     if isinstance(texts, str):
         raise TypeError("texts must be a list of strings, got one str (wrap it in a list)")
     if len(texts) == 0:
@@ -60,15 +66,50 @@ def encode_texts(texts: list[str], tokenizer: Any, context: int) -> tuple[np.nda
     return ids, lengths
 
 
-class GPTClassifier(nn.Module):
-    """GPT features -> pooling -> Linear.  ids: (N, L), lengths: (N,) -> logits (N, num_classes)."""
+def window_features(gpt: GPT, ids: np.ndarray, windows: int = 1) -> Tensor:
+    """The GPT's final hidden states of texts up to ``windows`` × context tokens, read one window at a time.
 
-    def __init__(self, gpt: GPT, num_classes: int = 2, pooling: str = "mean", *, rng: np.random.Generator) -> None:
+    ids: (N, T) with T <= W·L (W = ``windows``, L = the GPT's context) -> h: (N, T', d_model).  A batch that
+    fits the context (T <= L) is read in one piece, T' = T (with W = 1 always).  A longer one is right-padded
+    to k·L tokens, k = ⌈T/L⌉ <= W, and its windows go through the GPT as rows of their own,
+    (N, k·L) -> (N·k, L) -> (N·k, L, d) -> (N, k·L, d), so T' = k·L and
+
+        h[i, jL + t] = GPT(x[i, jL : (j+1)L])[t],    0 <= j < k,  0 <= t < L:
+
+    position jL + t is position t of window j, which attends only to the earlier positions of its own window.
+    The real tokens of a text of n tokens stay its first n positions, so pooling masks them as before.
+    """
+    windows = check_positive_int("windows", windows)
+    ids = np.asarray(ids)
+    L = gpt.config.context
+    if ids.ndim != 2 or ids.shape[1] > windows * L:
+        raise ValueError(f"ids must be (N, T) with T <= windows × context = {windows} × {L}, got shape {ids.shape}")
+    n, t = ids.shape
+    if t <= L:
+        return gpt.features(ids)                                       # (N, T, d)
+    k = -(-t // L)
+    padded = np.zeros((n, k * L), dtype=ids.dtype)
+    padded[:, :t] = ids
+    h = gpt.features(padded.reshape(n * k, L))                         # (N·k, L, d): each window on its own
+    return F.reshape(h, (n, k * L, h.shape[-1]))                      # (N, k·L, d)
+
+
+class GPTClassifier(nn.Module):
+    """GPT features -> pooling -> Linear.  ids: (N, T), lengths: (N,) -> logits (N, num_classes).
+
+    ``windows`` W: texts of up to W × context tokens, read in windows of ``context`` tokens
+    (:func:`window_features`).  Mean pooling averages over all the real positions of all the windows; "last"
+    pools the last real position, which with W > 1 has seen only its own (the last) window.
+    """
+
+    def __init__(self, gpt: GPT, num_classes: int = 2, pooling: str = "mean", *, rng: np.random.Generator,
+                 windows: int = 1) -> None:
         super().__init__()
         if pooling not in ("mean", "last"):
             raise ValueError(f"pooling must be 'mean' or 'last', got {pooling!r}")
         self.gpt = gpt
         self.pooling = pooling
+        self.windows = check_positive_int("windows", windows)
         dtype = gpt.tok_emb.weight.dtype
         self.head = nn.Linear(gpt.config.d_model, check_positive_int("num_classes", num_classes), rng=rng,
                               dtype=dtype)
@@ -77,16 +118,20 @@ class GPTClassifier(nn.Module):
         return self.head(self.pooled(ids, lengths))
 
     def pooled(self, ids: np.ndarray, lengths: np.ndarray) -> Tensor:
-        """The one vector per text that the head reads: (N, L), (N,) -> (N, d_model)."""
+        """The one vector per text that the head reads: (N, T), (N,) -> (N, d_model).
+
+        Mean pooling of text i with n_i = ``lengths[i]`` real tokens: p_i = (1/n_i) Σ_{t < n_i} h[i, t], h from
+        :func:`window_features` (so the sum runs over the real positions of every window of the text).
+        """
         ids, lengths = np.asarray(ids), np.asarray(lengths)
         if lengths.shape != ids.shape[:1] or lengths.min() < 1 or lengths.max() > ids.shape[1]:
             raise ValueError(f"lengths must be (N,)={ids.shape[:1]} with values in [1, {ids.shape[1]}], "
                              f"got shape {lengths.shape}")
-        h = self.gpt.features(ids)                                     # (N, L, d)
+        h = window_features(self.gpt, ids, self.windows)               # (N, T', d), T' >= T
         if self.pooling == "last":
             pooled = h[np.arange(len(ids)), lengths - 1]               # (N, d)
         else:
-            mask = (np.arange(ids.shape[1])[None, :] < lengths[:, None]).astype(h.dtype)[..., None]
+            mask = (np.arange(h.shape[1])[None, :] < lengths[:, None]).astype(h.dtype)[..., None]
             pooled = F.sum(h * mask, axis=1) / lengths[:, None].astype(h.dtype)
         return pooled
 
@@ -132,8 +177,11 @@ def accuracy_of(model: GPTClassifier, ids: np.ndarray, lengths: np.ndarray, y: n
 
 
 def build_classifier(pretrained: GPT, method: str, *, rng: np.random.Generator, rank: int = 4, alpha: float = 8.0,
-                     k: int = 1, pooling: str = "mean") -> GPTClassifier:
-    """A classifier set up for ``method`` (see the module docstring) on a *copy* of ``pretrained``."""
+                     k: int = 1, pooling: str = "mean", windows: int = 1) -> GPTClassifier:
+    """A classifier set up for ``method`` (see the module docstring) on a *copy* of ``pretrained``.
+
+    ``windows``: how many windows of the GPT's context it reads (see :class:`GPTClassifier`).
+    """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "scratch":
@@ -141,7 +189,7 @@ def build_classifier(pretrained: GPT, method: str, *, rng: np.random.Generator, 
     else:
         gpt = copy.deepcopy(pretrained)
     unfreeze(gpt)
-    model = GPTClassifier(gpt, 2, pooling, rng=rng)
+    model = GPTClassifier(gpt, 2, pooling, rng=rng, windows=windows)
     if method == "frozen":
         freeze_except(model, ["head."])
     elif method == "last_k":
@@ -284,9 +332,10 @@ def classifier_accuracy(model: GPTClassifier, ids: np.ndarray, lengths: np.ndarr
     return correct / len(y)
 
 
-def pooled_features(pretrained: Any, ids: np.ndarray, lengths: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def pooled_features(pretrained: Any, ids: np.ndarray, lengths: np.ndarray, batch_size: int = 64, *,
+                    windows: int = 1) -> np.ndarray:
     """The frozen pretrained GPT's pooled features (N, d_model), as :class:`GPTClassifier` pools them."""
-    reader = GPTClassifier(pretrained, 2, rng=np.random.default_rng(0))
+    reader = GPTClassifier(pretrained, 2, rng=np.random.default_rng(0), windows=windows)
     out = np.empty((len(ids), pretrained.config.d_model), dtype=pretrained.tok_emb.weight.dtype)
     order = np.argsort(lengths, kind="stable")
     with eval_mode(reader):

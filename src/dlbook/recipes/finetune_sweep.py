@@ -23,7 +23,8 @@ The shipped results are made from the pretrained checkpoint, on two cores, by::
     OPENBLAS_NUM_THREADS=1 python -m dlbook.recipes.finetune_sweep --checkpoint CK --shard 1/2 \\
         --out src/dlbook/assets/finetune_sweep.json
 
-:mod:`dlbook.recipes.sweep_results` loads and summarises them.  ``SETTINGS``
+``--set windows=2`` makes every GPT run read a review's first 2 × context tokens, in two windows of the
+context (:data:`LATER_SETTINGS`).  :mod:`dlbook.recipes.sweep_results` loads and summarises them.  ``SETTINGS``
 and :func:`review_arrays` are also the quick one-pass recipe of 5.3's live run
 and of chapter 6.
 """
@@ -41,6 +42,7 @@ import numpy as np
 
 from dlbook import functional as F
 from dlbook import nn
+from dlbook._checks import check_positive_int
 from dlbook._cli import parse_settings
 from dlbook.autograd import Tensor, no_grad
 from dlbook.data.chinese import load_reviews
@@ -83,6 +85,16 @@ RECIPE: dict[str, Any] = dict(
     eval_every=25, patience=4, max_steps=400,                # GPT runs: scratch, lora, full
     probe_eval_every=25, probe_patience=8, probe_max_steps=4000,   # the linear probe on cached features
 )
+#: Settings added to the recipe after the shipped sweeps were made, with the value those sweeps used.  A results
+#: file names one only when it differs from that value, so the shipped files (and ``--reuse`` of them) stay
+#: valid.  ``windows``: every GPT run (scratch, frozen, LoRA, full) reads a review's first ``windows`` × context
+#: tokens, in windows of the context (:func:`dlbook.finetune.classifier.window_features`); TF-IDF reads it whole.
+LATER_SETTINGS: dict[str, Any] = dict(windows=1)
+
+
+def header_recipe(r: dict[str, Any]) -> dict[str, Any]:
+    """The recipe as a results file records it: :data:`LATER_SETTINGS` at their default values left out."""
+    return {k: v for k, v in r.items() if k not in LATER_SETTINGS or v != LATER_SETTINGS[k]}
 
 
 def review_arrays(tokenizer: Any, context: int, n_train: int | None = None, n_val: int | None = None
@@ -112,7 +124,7 @@ def _gpt_run(run: Run, pretrained: Any, data: dict[str, Any], subset: np.ndarray
              progress: bool) -> dict[str, Any]:
     """scratch / lora / full: fine-tune a classifier on the subset, score the best evaluation on test."""
     model = build_classifier(pretrained, run.method, rng=np.random.default_rng([run.seed, 1]),
-                             rank=run.rank or LORA_RANK, alpha=r["alpha"])
+                             rank=run.rank or LORA_RANK, alpha=r["alpha"], windows=r["windows"])
     model.train()                                  # dropout on while training, whatever mode the copy was in
     ids, lengths, y = (a[subset] for a in data["train"])
 
@@ -203,11 +215,12 @@ def shard(runs: list[Run], index: int, count: int, recipe: dict[str, Any]) -> li
 
 
 def _encode(texts: dict[str, list[str]], ys: dict[str, np.ndarray], tokenizer: Any, context: int,
-            needed: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(ids, lengths, labels) per split; of the training split only rows ``needed`` are encoded (others: 1 pad)."""
-    data = {k: (*encode_texts(texts[k], tokenizer, context), ys[k]) for k in ("val", "test")}
-    part_ids, part_lengths = encode_texts([texts["train"][i] for i in needed], tokenizer, context)
-    ids = np.zeros((len(ys["train"]), context), dtype=np.int64)
+            needed: np.ndarray, windows: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(ids, lengths, labels) per split, each text cut to ``windows`` × ``context`` tokens; of the training split
+    only rows ``needed`` are encoded (others: 1 pad)."""
+    data = {k: (*encode_texts(texts[k], tokenizer, context, windows), ys[k]) for k in ("val", "test")}
+    part_ids, part_lengths = encode_texts([texts["train"][i] for i in needed], tokenizer, context, windows)
+    ids = np.zeros((len(ys["train"]), context * windows), dtype=np.int64)
     lengths = np.ones(len(ys["train"]), dtype=np.int64)
     ids[needed, :part_ids.shape[1]], lengths[needed] = part_ids, part_lengths
     data["train"] = (ids, lengths, ys["train"])
@@ -227,10 +240,12 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
     """
     from dlbook.models.gpt import load_gpt
 
-    r = {**RECIPE, **(recipe or {})}
-    unknown = set(r) - set(RECIPE)
+    r = {**RECIPE, **LATER_SETTINGS, **(recipe or {})}
+    unknown = set(r) - set(RECIPE) - set(LATER_SETTINGS)
     if unknown:
-        raise ValueError(f"unknown recipe setting(s) {sorted(unknown)}; the recipe has {sorted(RECIPE)}")
+        raise ValueError(f"unknown recipe setting(s) {sorted(unknown)}; the recipe has "
+                         f"{sorted([*RECIPE, *LATER_SETTINGS])}")
+    check_positive_int("windows", r["windows"])
     checkpoint, out = Path(checkpoint), Path(out)
     pretrained, tokenizer, config, _ = load_gpt(checkpoint)
     reviews = load_reviews()
@@ -239,7 +254,8 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
     ys = {"train": reviews.train_y, "val": reviews.val_y[:r["n_val"]], "test": reviews.test_y[:r["n_test"]]}
     header = dict(format=1, checkpoint=dict(file=checkpoint.name, model=config["model"],
                                             sha256=hashlib.sha256(checkpoint.read_bytes()).hexdigest()),
-                  recipe=r, n_train=len(texts["train"]), n_val=len(texts["val"]), n_test=len(texts["test"]))
+                  recipe=header_recipe(r), n_train=len(texts["train"]), n_val=len(texts["val"]),
+                  n_test=len(texts["test"]))
     if reuse is not None:
         print(f"{len(reuse_runs(reuse, out, header))} runs copied from {reuse}", flush=True)
     runs = shard(plan(len(texts["train"]), budgets, methods, seeds, LORA_RANK, ranks, rank_sweep_at),
@@ -256,12 +272,12 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
         subset = subsets[run]
         if run.method != "tfidf" and not data:       # encode once: the reviews that this shard's runs label
             data = _encode(texts, ys, tokenizer, pretrained.config.context,
-                           np.unique(np.concatenate([subsets[x] for x in todo if x.method != "tfidf"])))
+                           np.unique(np.concatenate([subsets[x] for x in todo if x.method != "tfidf"])), r["windows"])
         if run.method == "tfidf":
             row = _tfidf_run(texts, ys, subset)
         elif run.method == "frozen":
             if not features:                         # the frozen GPT's features, once, for the same reviews
-                features = {k: pooled_features(pretrained, *data[k][:2]) for k in data}
+                features = {k: pooled_features(pretrained, *data[k][:2], windows=r["windows"]) for k in data}
             row = _probe_run(run, features, data, subset, r, progress)
         else:
             row = _gpt_run(run, pretrained, data, subset, r, progress)
