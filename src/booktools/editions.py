@@ -112,7 +112,7 @@ def set_twins(nb: Notebook, translations: dict[str, str]) -> Notebook:
 # ---- markers: what must be identical in both languages ------------------------------
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$(?:[ \t]*\((eq-[\w-]+)\))?", re.DOTALL)
 _ENV = re.compile(r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.DOTALL)
-_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$")
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)((?:[^$\n]|\n(?!\s*\n))+?)(?<![\\$])\$")  # may break a line
 _FENCE = re.compile(r"^(`{3,}|:{3,})[ \t]*(\{[\w:-]+\})?([^\n]*)\n(.*?)^\1[ \t]*$", re.DOTALL | re.MULTILINE)
 _ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")
 _CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
@@ -258,11 +258,16 @@ def read(path: Path) -> Notebook:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def dumps(nb: Notebook) -> str:
+    """A notebook's text as the repository stores them (one-space indent, UTF-8, trailing newline)."""
+    return json.dumps(nb, ensure_ascii=False, indent=1) + "\n"
+
+
 def write(path: Path, nb: Notebook) -> None:
-    """Write a notebook as the repository stores them (one-space indent, UTF-8, trailing newline), atomically."""
+    """Write a notebook as the repository stores them, atomically."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(nb, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tmp.write_text(dumps(nb), encoding="utf-8")
     tmp.replace(path)
 
 
