@@ -37,7 +37,10 @@ CHROMIUM = os.environ.get("DLBOOK_CHROMIUM") or shutil.which("chromium") or "/us
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1280, "height": 900}
-SOURCES = ["_toc.yml", "_config.yml", "intro.ipynb", "chapters", "scripts/build_book.py", "_vendor/.versions"]
+SOURCES = ["_toc.yml", "_config.yml", "editions.yml", "intro.ipynb", "chapters", "scripts/build_book.py",
+           "src/booktools/editions.py", "_vendor/.versions"]
+#: The two editions, each a site folder of its own (``_build/html/en``, ``_build/html/zh``).
+EDITIONS = ("en", "zh")
 STATE_SCRIPT = re.compile(
     r'<script type="application/vnd.jupyter.widget-state\+json">\s*(.*?)\s*</script>', re.S)
 
@@ -60,6 +63,11 @@ def toc_pages() -> list[str]:
 
     walk(toc.get("parts", []) + toc.get("chapters", []))
     return [str(Path(p).with_suffix("")) + ".html" for p in pages]
+
+
+def edition_pages() -> list[str]:
+    """Every page of the table of contents in both editions, as site paths (``zh/chapters/3-1-x.html``)."""
+    return [f"{lang}/{page}" for lang in EDITIONS for page in toc_pages()]
 
 
 def _newest_source() -> float:

@@ -71,7 +71,7 @@ def load_page(site: str, browser: Browser):
             html = (SITE / path).read_text()
             report.image_views = set(figure_views(widget_state(html), html))
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            report.screenshot = SCREENSHOTS / (Path(path).stem + ".png")
+            report.screenshot = SCREENSHOTS / (str(Path(path).with_suffix("")).replace("/", "_") + ".png")
             page.evaluate("() => window.scrollTo(0, 0)")
             page.wait_for_timeout(300)  # let mermaid's and the widgets' last paint land in the screenshot
             page.screenshot(path=str(report.screenshot))

@@ -1,11 +1,12 @@
-"""Every page in the table of contents, as a reader's browser shows it (served on 127.0.0.1, no network)."""
+"""Every page in the table of contents, in both editions, as a reader's browser shows it (served on 127.0.0.1,
+no network).  The tests of one page run on one worker (``xdist_group``), which loads the page once."""
 
 from __future__ import annotations
 
 import pytest
-from bookbrowser import toc_pages
+from bookbrowser import edition_pages
 
-PAGES = toc_pages()
+PAGES = [pytest.param(p, marks=pytest.mark.xdist_group(p)) for p in edition_pages()]
 
 
 @pytest.mark.parametrize("path", PAGES)

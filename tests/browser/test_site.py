@@ -1,8 +1,10 @@
-"""The whole site: internal links and images, search, launch and download buttons, sliders that move figures."""
+"""The whole site, both editions: internal links and images, search, launch and download buttons, sliders that
+move figures, dropdowns, and the switch between the editions."""
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -11,8 +13,10 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 from bookbrowser import (
+    EDITIONS,
     ROOT,
     SITE,
+    edition_pages,
     open_page,
     serve,
     slider_check_on,
@@ -84,20 +88,51 @@ def _chapters() -> list[str]:
     return [p for p in toc_pages()[1:] if (ROOT / p).with_suffix(".ipynb").exists()]
 
 
-def test_search_finds_a_term_from_a_chapter(site: str, browser) -> None:
-    chapter = _chapters()[0] if _chapters() else toc_pages()[0]
-    title = html.unescape(re.search(r"<title>(.*?)</title>", (SITE / chapter).read_text(), re.S).group(1))
-    title = title.split(" — ")[0]
-    term = max(re.findall(r"[A-Za-z]{5,}", title), key=len)
-    page, failed, external = open_page(browser, f"{site}search.html?q={term}")
+def _search(browser, url: str) -> list[str]:
+    """The result links the site's search page lists for ``url`` (``…/search.html?q=…``)."""
+    page, failed, external = open_page(browser, url)
     try:
         results = page.locator("#search-results ul.search li a")
         results.first.wait_for(timeout=15_000)
         hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
     finally:
         page.close()
-    assert any(h.split("?")[0].split("#")[0].endswith(chapter) for h in hrefs), (term, chapter, hrefs)
-    assert not failed and not external
+    assert not failed and not external, (failed, external)
+    return [h.split("?")[0].split("#")[0] for h in hrefs]
+
+
+def test_search_finds_a_term_from_a_chapter(site: str, browser) -> None:
+    chapter = _chapters()[0] if _chapters() else toc_pages()[0]
+    title = html.unescape(re.search(r"<title>(.*?)</title>", (SITE / "en" / chapter).read_text(), re.S).group(1))
+    title = title.split(" — ")[0]
+    term = max(re.findall(r"[A-Za-z]{5,}", title), key=len)
+    hrefs = _search(browser, f"{site}en/search.html?q={term}")
+    assert any(h.endswith(chapter) for h in hrefs), (term, chapter, hrefs)
+
+
+def _glossary_terms_to_search() -> list[tuple[str, str]]:
+    """(Chinese term, its chapter's site path) for one glossary term per chapter, in glossary order."""
+    entries = yaml.safe_load((ROOT / "glossary.yml").read_text(encoding="utf-8"))
+    chapters = {Path(p).stem: p for p in toc_pages()}
+    found: dict[str, str] = {}
+    for e in entries:
+        chapter = str(e["where"]).split("#")[0]
+        if chapter in chapters and chapter not in found.values() and re.fullmatch(r"[\u4e00-\u9fff]{3,}", e["zh"]):
+            found[e["zh"]] = chapter
+    return [(term, chapters[chapter]) for term, chapter in found.items()]
+
+
+def test_chinese_search_finds_each_chapter_by_a_chinese_word(site: str, browser) -> None:
+    """The Chinese edition's search (Sphinx's zh_CN search, words split by jieba) finds a chapter from a Chinese
+    glossary term it defines, for every chapter that defines one."""
+    terms = _glossary_terms_to_search()
+    assert len(terms) >= 15, terms
+    missed = []
+    for term, chapter in terms:
+        hrefs = _search(browser, f"{site}zh/search.html?q={term}")
+        if not any(h.endswith(chapter) for h in hrefs):
+            missed.append(f"{term} → {chapter}: {hrefs[:5]}")
+    assert not missed, missed
 
 
 def test_launch_and_download_buttons_point_at_the_repository(site: str) -> None:
@@ -108,21 +143,37 @@ def test_launch_and_download_buttons_point_at_the_repository(site: str) -> None:
     assert config["repository"]["url"] in (ROOT / "README.md").read_text()
     chapters = _chapters()
     assert chapters, "no notebook chapter in the table of contents"
-    for chapter in chapters:
-        html = (SITE / chapter).read_text()
-        nb = str(Path(chapter).with_suffix(".ipynb"))
-        assert f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{nb}" in html, chapter
-        assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/{nb}" in html, chapter
-        assert f'href="https://github.com/{repo}"' in html, chapter
-        download = f"_sources/{nb}"
-        assert download in html and (SITE / download).is_file(), chapter
-        assert "initThebe" not in html, f"{chapter}: a Thebe button would load thebe from unpkg.com"
+    for lang in EDITIONS:
+        for chapter in chapters:
+            html = (SITE / lang / chapter).read_text()
+            nb = str(Path(chapter).with_suffix(".ipynb"))
+            assert f"https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{nb}" in html, chapter
+            assert f"https://colab.research.google.com/github/{repo}/blob/{branch}/{nb}" in html, chapter
+            assert f'href="https://github.com/{repo}"' in html, chapter
+            download = f"_sources/{nb}"
+            assert download in html and (SITE / lang / download).is_file(), chapter
+            assert "initThebe" not in html, f"{chapter}: a Thebe button would load thebe from unpkg.com"
+
+
+def test_each_edition_offers_its_own_notebooks_for_download() -> None:
+    """A reader who downloads a notebook from an edition gets its prose in that edition's language only, with the
+    code cells and outputs of the repository's notebook."""
+    for lang in EDITIONS:
+        for chapter in _chapters():
+            nb = str(Path(chapter).with_suffix(".ipynb"))
+            got = json.loads((SITE / lang / "_sources" / nb).read_text(encoding="utf-8"))
+            source = json.loads((ROOT / nb).read_text(encoding="utf-8"))
+            langs = {c["metadata"].get("dlbook", {}).get("lang", "en") for c in got["cells"]
+                     if c["cell_type"] == "markdown"}
+            assert langs == {lang}, (lang, nb, langs)
+            code = [c for c in source["cells"] if c["cell_type"] == "code"]
+            assert [c for c in got["cells"] if c["cell_type"] == "code"] == code, (lang, nb)
 
 
 def _explorer_pages() -> list[tuple[str, str]]:
     """(page, model id) of the first slider-driven figure on each TOC page that has one."""
     found = []
-    for path in toc_pages():
+    for path in edition_pages():
         file = SITE / path
         if file.exists():
             html = file.read_text()
@@ -147,17 +198,18 @@ def test_pages_work_under_a_github_pages_prefix(browser) -> None:
     """GitHub Pages serves a project site under /<repo>/: a page with widgets still loads everything."""
     repo = urlsplit(yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]).path.rstrip("/")
     name = repo.rsplit("/", 1)[-1]
-    pages = [p for p in toc_pages() if (SITE / p).exists() and widget_state((SITE / p).read_text())]
+    pages = [p for p in toc_pages() if (SITE / "en" / p).exists() and widget_state((SITE / "en" / p).read_text())]
     if not pages:
         pytest.skip("no page with widgets in the table of contents yet")
     base = serve(SITE, prefix=f"/{name}/")
-    page, failed, external = open_page(browser, base + pages[0])
-    try:
-        page.wait_for_function("() => document.querySelectorAll('.widget-subarea').length > 0", timeout=15_000)
-        page.wait_for_timeout(500)
-    finally:
-        page.close()
-    assert not failed and not external, (pages[0], failed, external)
+    for lang in EDITIONS:
+        page, failed, external = open_page(browser, f"{base}{lang}/{pages[0]}")
+        try:
+            page.wait_for_function("() => document.querySelectorAll('.widget-subarea').length > 0", timeout=15_000)
+            page.wait_for_timeout(500)
+        finally:
+            page.close()
+        assert not failed and not external, (lang, pages[0], failed, external)
 
 
 def test_deploy_workflow_publishes_main_and_only_builds_pull_requests() -> None:
@@ -182,7 +234,7 @@ def test_every_dropdown_opens_when_clicked(site: str, browser) -> None:
     """The exercises' solution dropdowns and collapsed solution cells (issue 15): a click on each one's summary
     opens it and shows its body, on every page of the table of contents."""
     failures, opened = [], 0
-    for path in toc_pages():
+    for path in edition_pages():
         page, _, _ = open_page(browser, site + path)
         try:
             details = page.locator("details")
@@ -197,4 +249,46 @@ def test_every_dropdown_opens_when_clicked(site: str, browser) -> None:
         finally:
             page.close()
     assert not failures, failures
-    assert opened >= 2 * 3 * 9, f"only {opened} dropdowns found: are the exercises' dropdowns on the pages?"
+    assert opened >= 2 * 2 * 3 * 9, f"only {opened} dropdowns found: are the exercises' dropdowns on the pages?"
+
+
+SWITCH = re.compile(r'<a class="btn btn-sm edition-switch" href="([^"]+)"')
+
+
+def test_every_page_links_to_the_same_page_of_the_other_edition() -> None:
+    """Every page of the table of contents exists in both editions, and its switch link names its twin."""
+    for lang in EDITIONS:
+        other = next(x for x in EDITIONS if x != lang)
+        for page in toc_pages():
+            file = SITE / lang / page
+            assert file.is_file(), f"{lang}/{page} missing"
+            switch = SWITCH.findall(file.read_text())
+            assert len(switch) == 1, (lang, page, switch)
+            assert (file.parent / switch[0]).resolve() == (SITE / other / page).resolve(), (lang, page, switch)
+
+
+def test_the_language_switch_lands_on_the_same_page(site: str, browser) -> None:
+    """A reader on a chapter clicks the switch and reads the same chapter in the other language, and back."""
+    chapter = _chapters()[1]
+    page, failed, external = open_page(browser, f"{site}en/{chapter}")
+    try:
+        seen = []
+        for _ in range(2):
+            page.locator("a.edition-switch").click()
+            page.wait_for_load_state("load")
+            seen.append((page.url, page.evaluate("() => document.documentElement.lang")))
+    finally:
+        page.close()
+    assert seen == [(f"{site}zh/{chapter}", "zh-CN"), (f"{site}en/{chapter}", "en")], seen
+    assert not failed and not external
+
+
+@pytest.mark.parametrize(("locale", "edition"), [("en-GB", "en"), ("zh-CN", "zh")])
+def test_the_site_root_opens_the_edition_the_browser_asks_for(site: str, browser, locale: str, edition: str) -> None:
+    context = browser.new_context(locale=locale)
+    try:
+        page = context.new_page()
+        page.goto(site, wait_until="load")
+        page.wait_for_url(f"{site}{edition}/intro.html", timeout=15_000)
+    finally:
+        context.close()
