@@ -42,7 +42,7 @@ vendor:
 	if [ $$rc = 3 ]; then echo "vendor: no npm, so the book will load its page assets from CDNs"; \
 	elif [ $$rc != 0 ]; then echo "vendor: scripts/vendor_assets.sh failed (exit $$rc)" >&2; exit $$rc; fi
 
-## make book: the HTML book in _build/html (stored outputs; nothing re-executed)
+## make book: the HTML book, both editions, in _build/html/en and _build/html/zh (stored outputs; nothing re-executed)
 book: $(VENV)/.installed vendor
 	$(PY) scripts/build_book.py
 
@@ -88,9 +88,14 @@ run: $(VENV)/.installed
 serve: $(VENV)/.installed
 	$(PY) scripts/serve_book.py --prefix "$(or $(PREFIX),/)"
 
-## make lab: work through the notebooks in JupyterLab (as root, e.g. in a container, with --allow-root)
+## make lab [EDITION=en|zh]: work through the notebooks in JupyterLab (as root, e.g. in a container, with
+## --allow-root).  The repository's notebooks hold both languages, each prose cell followed by its Chinese twin;
+## EDITION=zh (or en) opens single-language copies written to _build/lab/<edition> (edits there are not saved
+## back).  Not LANG=zh: LANG is the locale variable every program reads.
 lab: $(VENV)/.installed
-	$(VENV)/bin/jupyter lab chapters $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	$(if $(EDITION),$(PY) -m booktools.editions split $(EDITION) _build/lab/$(EDITION) > /dev/null,)
+	$(VENV)/bin/jupyter lab $(if $(EDITION),_build/lab/$(EDITION)/chapters,chapters) \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 ## make bench [TOPICS="conv rnn"]: speed ratios to the reference, at one and two threads
 # Benchmarks drop the thread and kernel pins (OPENBLAS_CORETYPE, which some machine images set for older

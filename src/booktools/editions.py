@@ -13,7 +13,9 @@ translation is looked at again (``apply`` re-stamps it).
 :func:`notebook_problems` is the drift check: an English cell without a twin, a twin without its English cell or
 not right after it, a stale twin, and a pair whose *markers* differ — formulas, equation labels and references,
 ``glue`` names, links, code, directive names and options, targets and numbers must be identical in both
-languages (:func:`markers`).
+languages (:func:`markers`) — and any prose cell, in either language, whose bold or italics would not render
+(:func:`unrendered_emphasis`).  A glued string of English words (a verdict, a list) has its Chinese form glued as
+``NAME_zh``, which the Chinese prose names instead.
 
 The command line, for whoever translates (``python -m booktools.editions …``):
 
@@ -194,15 +196,47 @@ def markers(text: str) -> Counter:
     return found
 
 
+#: A glued *string of words* is glued twice, in English as NAME and in Chinese as NAME_zh; the Chinese prose
+#: names the second, and counts as naming the first.
+_GLUE_ZH = re.compile(r"^(glue(?::\w+)?`[\w.-]+?)_zh(?=[:`])")
+
+
 def pair_problems(en: str, zh: str) -> list[str]:
     """How the Chinese text ``zh`` differs from the English ``en`` in what both must keep (empty when it does not)."""
-    a, b = markers(en), markers(zh)
+    a, b = markers(en), Counter()
+    for (kind, value), n in markers(zh).items():
+        b[kind, _GLUE_ZH.sub(r"\1", value) if kind == "role" else value] += n
     out = []
     for key in sorted(set(a) | set(b)):
         if a[key] != b[key]:
             kind, value = key
             out.append(f"{kind} {value!r}: {a[key]}× in English, {b[key]}× in Chinese")
     return out
+
+
+_DIRECTIVE_OPTION = re.compile(r"(?m)^:[\w-]+:.*$")
+
+
+def unrendered_emphasis(text: str) -> list[str]:
+    """The runs of prose in ``text`` that keep a literal ``*`` after MyST's markdown parser has read it.
+
+    CommonMark closes ``**`` only where it is "right-flanking": ``**反向传播（backpropagation）**是`` stays
+    literal, since the closing ``**`` follows punctuation and precedes a letter; ``**反向传播**（backpropagation）``
+    renders.  Directive bodies are prose too and are read the same way (mermaid's are not markdown)."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.colon_fence import colon_fence_plugin
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+    from mdit_py_plugins.myst_role import myst_role_plugin
+
+    md = (MarkdownIt("commonmark").use(dollarmath_plugin, double_inline=True).use(colon_fence_plugin)
+          .use(myst_role_plugin).enable("table"))
+    stray: list[str] = []
+    for tok in md.parse(text):
+        if tok.type in ("fence", "colon_fence") and tok.info.startswith("{") and "mermaid" not in tok.info:
+            stray += unrendered_emphasis(_DIRECTIVE_OPTION.sub("", tok.content))
+        elif tok.type == "inline":
+            stray += [t.content for t in tok.children or [] if t.type == "text" and "*" in t.content]
+    return stray
 
 
 def notebook_problems(nb: Notebook, name: str = "page") -> list[str]:
@@ -227,6 +261,10 @@ def notebook_problems(nb: Notebook, name: str = "page") -> list[str]:
             problems.append(f"{where} is stale: English cell {en['id']} changed after it was translated "
                             "(update the translation, then `python -m booktools.editions apply` re-stamps it)")
         problems += [f"{where} vs {en['id']}: {p}" for p in pair_problems(source(en), source(c))]
+    for c in cells:
+        if c.get("cell_type") == "markdown":
+            problems += [f"{name}: {cell_lang(c)} cell {c.get('id')}: a literal * in {run[:60]!r} (bold or italics "
+                         "that do not render)" for run in unrendered_emphasis(source(c))]
     for cid in english:
         if twinned[cid] == 0:
             problems.append(f"{name}: English cell {cid} has no Chinese twin")
