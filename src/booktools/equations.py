@@ -303,12 +303,13 @@ def _scan(text: str, page: str, cell: str | None, offset: int, md: MarkdownIt) -
 
 
 def _markdown_cells(path: Path) -> list[tuple[str | None, str]]:
-    """(cell id, markdown) for each markdown cell of a notebook, or [(None, text)] for a .md page."""
+    """(cell id, markdown) for each English markdown cell of a notebook, or [(None, text)] for a .md page.
+
+    A Chinese twin has the same displays and exemption comments as its English cell (booktools.editions
+    checks that), so reading it again would only list each display twice."""
     if path.suffix == ".md":
         return [(None, path.read_text(encoding="utf-8"))]
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    return [(c.get("id"), "".join(c["source"]) if isinstance(c["source"], list) else c["source"])
-            for c in nb.get("cells", []) if c.get("cell_type") == "markdown"]
+    return [(c.get("id"), source(c)) for c in prose_cells(json.loads(path.read_text(encoding="utf-8")), "en")]
 
 
 def displays(page: Path) -> tuple[list[Display], list[str]]:
