@@ -108,14 +108,18 @@ def edition_toc(lang: str) -> dict:
 
 def stage(lang: str, build: Path, vendored: bool) -> tuple[Path, bool]:
     """Write the sources of one edition into ``build/editions/<lang>``; returns that folder, and whether the
-    template or style sheet changed (Sphinx then has to write every page again, as it does not notice)."""
+    configuration, contents, template or style sheet changed (Sphinx then has to write every page again: it does
+    not notice all of these, e.g. the order of the widget scripts). Dictionaries keep their order, as the
+    widget manager's script must come after require.js."""
     src = build / "editions" / lang
     for page in book_pages(ROOT):
         _write_if_changed(src / page.relative_to(ROOT), dumps(single_language(read(page), lang)))
-    _write_if_changed(src / "_config.yml", yaml.safe_dump(edition_config(lang, vendored), allow_unicode=True))
-    _write_if_changed(src / "_toc.yml", yaml.safe_dump(edition_toc(lang), allow_unicode=True, sort_keys=False))
     other = next(x for x in LANGS if x != lang)
-    changed = _write_if_changed(src / "_templates" / "edition-switch.html", SWITCH_TEMPLATE)
+    changed = _write_if_changed(src / "_config.yml", yaml.safe_dump(edition_config(lang, vendored),
+                                                                    allow_unicode=True, sort_keys=False))
+    changed |= _write_if_changed(src / "_toc.yml", yaml.safe_dump(edition_toc(lang), allow_unicode=True,
+                                                                  sort_keys=False))
+    changed |= _write_if_changed(src / "_templates" / "edition-switch.html", SWITCH_TEMPLATE)
     changed |= _write_if_changed(src / "_edition" / "edition.css", EDITION_CSS.format(hide=f".only-{other}"))
     vendor = src / "_vendor"
     if vendored and not vendor.exists():
