@@ -19,6 +19,7 @@ import yaml
 from booktools.editions import (
     book_pages,
     fingerprint,
+    join_cjk_lines,
     markers,
     notebook_problems,
     pair_problems,
@@ -130,6 +131,14 @@ def test_bold_that_would_not_render_is_reported() -> None:
     assert notebook_problems(with_line("**链式法则（chain rule）**是基础。")) == [
         "page: zh cell c1-zh: a literal * in '**链式法则（chain rule）**是基础。' (bold or italics that do not render)"]
     assert notebook_problems(with_line("**链式法则**（chain rule）是基础。")) == []
+
+
+def test_a_line_broken_between_chinese_characters_is_reported_and_mended() -> None:
+    broken = ZH.replace("损失从", "损失\n从")
+    assert any("breaks a line between two Chinese characters" in p for p in notebook_problems(_page(broken)))
+    assert join_cjk_lines(broken) == ZH
+    diagram = "```{mermaid}\ngraph LR\n输入\n输出\n```\n"
+    assert join_cjk_lines(diagram) == diagram  # a diagram's lines are its syntax
 
 
 def test_set_twins_replaces_and_refuses_what_is_not_english_prose() -> None:

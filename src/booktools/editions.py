@@ -14,7 +14,8 @@ translation is looked at again (``apply`` re-stamps it).
 not right after it, a stale twin, and a pair whose *markers* differ — formulas, equation labels and references,
 ``glue`` names, links, code, directive names and options, targets and numbers must be identical in both
 languages (:func:`markers`) — and any prose cell, in either language, whose bold or italics would not render
-(:func:`unrendered_emphasis`).  A glued string of English words (a verdict, a list) has its Chinese form glued as
+(:func:`unrendered_emphasis`), and a Chinese line broken between two characters (:func:`join_cjk_lines`).
+A glued string of English words (a verdict, a list) has its Chinese form glued as
 ``NAME_zh``, which the Chinese prose names instead.
 
 The command line, for whoever translates (``python -m booktools.editions …``):
@@ -239,6 +240,21 @@ def unrendered_emphasis(text: str) -> list[str]:
     return stray
 
 
+#: A line break between two Chinese characters (or full-width punctuation), outside code: HTML shows it as a space.
+_CJK_BREAK = re.compile(r"([\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])\n([\u3000-\u303f\u4e00-\u9fff\uff00-\uffef])")
+_ANY_FENCE = re.compile(r"^(`{3,}|:{3,}).*?^\1[ \t]*$", re.DOTALL | re.MULTILINE)
+
+
+def join_cjk_lines(text: str) -> str:
+    """``text`` with the line breaks between two Chinese characters removed, except inside fenced blocks (a
+    diagram's lines are its syntax); a browser shows such a break as a space in the middle of a sentence."""
+    out, last = [], 0
+    for m in _ANY_FENCE.finditer(text):
+        out += [_CJK_BREAK.sub(r"\1\2", text[last:m.start()]), m.group(0)]
+        last = m.end()
+    return "".join(out) + _CJK_BREAK.sub(r"\1\2", text[last:])
+
+
 def notebook_problems(nb: Notebook, name: str = "page") -> list[str]:
     """Every drift problem of one page (see the module docstring); empty when both editions agree."""
     problems: list[str] = []
@@ -261,6 +277,9 @@ def notebook_problems(nb: Notebook, name: str = "page") -> list[str]:
             problems.append(f"{where} is stale: English cell {en['id']} changed after it was translated "
                             "(update the translation, then `python -m booktools.editions apply` re-stamps it)")
         problems += [f"{where} vs {en['id']}: {p}" for p in pair_problems(source(en), source(c))]
+        if join_cjk_lines(source(c)) != source(c):
+            problems.append(f"{where} breaks a line between two Chinese characters, which shows as a space "
+                            "(join_cjk_lines mends it)")
     for c in cells:
         if c.get("cell_type") == "markdown":
             problems += [f"{name}: {cell_lang(c)} cell {c.get('id')}: a literal * in {run[:60]!r} (bold or italics "
