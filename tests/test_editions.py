@@ -43,8 +43,7 @@ $$ \\frac{\\partial L}{\\partial w} = \\delta\\, x $$ (eq-chain)
 """
 ZH = """## 3.2 链式法则
 
-以学习率 $\\eta = 0.1$ 训练 {glue:text}`n_steps:,` 步，损失从 2.30 降到 0.41，正如 {eq}`eq-chain` 所预言；
-见 [§4.2](4-2-backprop-formula.ipynb) 和 `Tensor.backward`。
+以学习率 $\\eta = 0.1$ 训练 {glue:text}`n_steps:,` 步，损失从 2.30 降到 0.41，正如 {eq}`eq-chain` 所预言；见 [§4.2](4-2-backprop-formula.ipynb) 和 `Tensor.backward`。
 
 $$ \\frac{\\partial L}{\\partial w} = \\delta\\, x $$ (eq-chain)
 """
