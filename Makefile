@@ -22,6 +22,8 @@ NB_ENV := env -u MPLBACKEND
 # (--dist loadfile), as its cells depend on one another. JOBS=1 runs them in this process, one after another.
 JOBS ?= auto
 PARALLEL = $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadfile)
+# The browser tests of one page share a worker (xdist_group), which loads the page once for all of them.
+BROWSER_PARALLEL = $(if $(filter 1,$(JOBS)),,-n $(JOBS) --dist loadgroup)
 
 .PHONY: sysdeps book test quick unit notebooks build-strict browser lab run vendor lint bench clean serve explore
 
@@ -78,7 +80,7 @@ build-strict: $(VENV)/.installed vendor
 	$(PY) scripts/build_book.py --strict
 
 browser: $(VENV)/.installed build-strict
-	@if [ -d tests/browser ]; then $(PY) -m pytest tests/browser -q -p no:cacheprovider; fi
+	@if [ -d tests/browser ]; then $(PY) -m pytest tests/browser -q -p no:cacheprovider $(BROWSER_PARALLEL); fi
 
 ## make run NB=chapters/x.ipynb: execute one notebook in place, storing its outputs
 run: $(VENV)/.installed

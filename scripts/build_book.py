@@ -3,7 +3,8 @@
 Both come from the same notebooks (:mod:`booktools.editions`).  For each edition the pages are written in one
 language into ``_build/editions/<lang>`` (the prose cells of that language, the shared code cells and outputs),
 with a ``_config.yml`` and ``_toc.yml`` made from the repository's and ``editions.yml``: the Sphinx language
-(``zh_CN`` gives the Chinese interface strings and a search that splits Chinese words with jieba), the title,
+(``zh_CN`` gives the Chinese interface strings and a search that splits Chinese words with jieba, which
+:mod:`booktools.zh_search` teaches the glossary's terms and applies to the reader's query too), the title,
 the part captions, a link on every page to the same page of the other edition, and a style sheet that shows
 only this edition's half of an output written for both (``<div class="only-zh">``).  Jupyter Book builds each,
 and the site is copied to ``_build/html/<lang>``; ``_build/html/index.html`` sends a reader to the edition
@@ -33,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 from booktools.editions import LANGS, book_pages, dumps, read, single_language  # noqa: E402
+from booktools.zh_search import write_jieba_dict  # noqa: E402
 
 CDN_KEYS = ("html_static_path", "mathjax_path", "mermaid_use_local", "mermaid_version", "nb_ipywidgets_js")
 
@@ -74,7 +76,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def edition_config(lang: str, vendored: bool) -> dict:
+def edition_config(lang: str, vendored: bool, build: Path) -> dict:
     """The Jupyter Book configuration of one edition."""
     eds = editions()
     other = next(x for x in LANGS if x != lang)
@@ -91,6 +93,9 @@ def edition_config(lang: str, vendored: bool) -> dict:
     sphinx["templates_path"] = ["_templates"]
     sphinx["html_context"] = {"edition": lang, "edition_other": other,
                               "edition_other_label": eds[other]["switch_label"]}
+    if lang == "zh":  # Chinese words found as a reader types them (booktools.zh_search)
+        config["sphinx"]["extra_extensions"] = [*config["sphinx"].get("extra_extensions", []), "booktools.zh_search"]
+        sphinx["html_search_options"] = {"dict": str(build / "editions" / lang / "_search" / "jieba_dict.txt")}
     options = sphinx.setdefault("html_theme_options", {})
     options["article_header_end"] = ["edition-switch.html", "article-header-buttons.html"]
     return config
@@ -115,11 +120,13 @@ def stage(lang: str, build: Path, vendored: bool) -> tuple[Path, bool]:
     for page in book_pages(ROOT):
         _write_if_changed(src / page.relative_to(ROOT), dumps(single_language(read(page), lang)))
     other = next(x for x in LANGS if x != lang)
-    changed = _write_if_changed(src / "_config.yml", yaml.safe_dump(edition_config(lang, vendored),
+    changed = _write_if_changed(src / "_config.yml", yaml.safe_dump(edition_config(lang, vendored, build),
                                                                     allow_unicode=True, sort_keys=False))
     changed |= _write_if_changed(src / "_toc.yml", yaml.safe_dump(edition_toc(lang), allow_unicode=True,
                                                                   sort_keys=False))
     changed |= _write_if_changed(src / "_templates" / "edition-switch.html", SWITCH_TEMPLATE)
+    before = (src / "_search" / "jieba_dict.txt").read_bytes() if (src / "_search" / "jieba_dict.txt").exists() else b""
+    changed |= write_jieba_dict(ROOT / "glossary.yml", src / "_search" / "jieba_dict.txt").read_bytes() != before
     changed |= _write_if_changed(src / "_edition" / "edition.css", EDITION_CSS.format(hide=f".only-{other}"))
     vendor = src / "_vendor"
     if vendored and not vendor.exists():

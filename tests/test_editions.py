@@ -43,7 +43,8 @@ $$ \\frac{\\partial L}{\\partial w} = \\delta\\, x $$ (eq-chain)
 """
 ZH = """## 3.2 链式法则
 
-以学习率 $\\eta = 0.1$ 训练 {glue:text}`n_steps:,` 步，损失从 2.30 降到 0.41，正如 {eq}`eq-chain` 所预言；见 [§4.2](4-2-backprop-formula.ipynb) 和 `Tensor.backward`。
+以学习率 $\\eta = 0.1$ 训练 {glue:text}`n_steps:,` 步，损失从 2.30 降到 0.41，正如 {eq}`eq-chain`
+所预言；见 [§4.2](4-2-backprop-formula.ipynb) 和 `Tensor.backward`。
 
 $$ \\frac{\\partial L}{\\partial w} = \\delta\\, x $$ (eq-chain)
 """
@@ -85,7 +86,7 @@ def test_a_prose_cell_without_a_twin_is_reported() -> None:
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
     ("2.30", "2.3", "number '2.30': 1× in English, 0× in Chinese"),
-    ("{eq}`eq-chain` 所预言", "{eq}`eq-chains` 所预言", "role 'eq`eq-chain`': 1× in English, 0× in Chinese"),
+    ("{eq}`eq-chain`\n所预言", "{eq}`eq-chains`\n所预言", "role 'eq`eq-chain`': 1× in English, 0× in Chinese"),
     ("{glue:text}`n_steps:,`", "{glue:text}`n_step:,`", "role 'glue:text`n_steps:,`': 1× in English, 0× in Chinese"),
     ("](4-2-backprop-formula.ipynb)", "](4-1-layer-formula.ipynb)",
      "link '4-2-backprop-formula.ipynb': 1× in English, 0× in Chinese"),

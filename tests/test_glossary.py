@@ -70,7 +70,7 @@ def _book(tmp_path: Path) -> Path:
     (tmp_path / "chapters").mkdir()
     cell = {"cell_type": "markdown", "id": "a1", "metadata": {},
             "source": ["A convolution (卷积) with a step of 2, pooling (池化) and padding (填充)."]}
-    twin = twin_cell(cell, "步长为 2 的卷积（convolution），再做池化（pooling）。")
+    twin = twin_cell(cell, "步长为 2 的卷积（convolution），再做池化；汇聚（pooling）即池化。")
     (tmp_path / "chapters" / "a.ipynb").write_text(json.dumps({"cells": [cell, twin], "metadata": {}, "nbformat": 4,
                                                                "nbformat_minor": 5}))
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapters/a\n"
@@ -94,6 +94,8 @@ def test_checker_reports_a_broken_glossary(tmp_path: Path) -> None:
         "convolution: its Chinese 卷积运算 does not occur in the text of a",
         "convolution: its Chinese 卷积运算 does not occur in the Chinese text of a",
         "padding: its Chinese 填充 does not occur in the Chinese text of a",
+        "pooling: a's Chinese text glosses it as 'ion），再做池化；汇聚', not 池化",
+        "convolution: a's Chinese text glosses it as '步长为 2 的卷积', not 卷积运算",
         "attention: where='zzz' names no chapter in _toc.yml",
         "entry 8 (kernel): missing or empty definition_zh",
         "entry 8 (kernel): unknown fields colour",

@@ -307,7 +307,7 @@ def book_pages(root: Path = ROOT) -> list[Path]:
             for key in ("parts", "chapters", "sections"):
                 walk(entry.get(key, []))
 
-    walk(toc.get("parts", []))
+    walk(toc.get("parts", []) + toc.get("chapters", []))
     return [root / f"{f}.ipynb" for f in files]
 
 

@@ -150,6 +150,31 @@ def problems(glossary: str | Path, root: str | Path) -> list[str]:
             errors.append(f"{term.en}: its Chinese {term.zh} does not occur in the text of {term.chapter}")
         if not all(run in chinese for run in CJK_RUN.findall(term.zh)):
             errors.append(f"{term.en}: its Chinese {term.zh} does not occur in the Chinese text of {term.chapter}")
+    errors += gloss_problems([Term(**{k: str(e.get(k) or "").strip() for k in FIELDS}) for e in entries
+                              if all(str(e.get(k) or "").strip() for k in ("en", "zh"))], root)
+    return errors
+
+
+def gloss_problems(terms: list[Term], root: Path) -> list[str]:
+    """Where the Chinese text glosses a glossary term with another Chinese word: wherever it writes the English
+    term in brackets, 反向传播（backpropagation）, the Chinese right before must be the glossary's (without a
+    bracket it may carry, 未归一化分数 (logit); a term whose Chinese form starts in Latin letters, such as im2col,
+    is skipped)."""
+    from booktools.editions import book_pages, read
+
+    errors = []
+    glossed = [(t, re.sub(r"\s*[（(][^（()）]*[）)]\s*$", "", t.zh)) for t in terms]
+    for page in (p for p in book_pages(root) if p.exists()):
+        text = "\n".join(source(c) for c in prose_cells(read(page), "zh"))
+        for term, lead in glossed:
+            if not CJK_RUN.match(lead):
+                continue
+            english = term.variants[1] if len(term.variants) > 1 else term.en
+            for m in re.finditer(rf"（{re.escape(english)}[）,，]", text, re.IGNORECASE):
+                before = text[:m.start()].rstrip("*")
+                if not before.endswith(lead):
+                    errors.append(f"{term.en}: {page.stem}'s Chinese text glosses it as "
+                                  f"{before[-12:]!r}, not {lead}")
     return errors
 
 

