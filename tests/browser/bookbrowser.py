@@ -8,6 +8,7 @@ and what the reader sees is collected in a :class:`PageReport` that the tests re
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import http.server
 import importlib.util
@@ -80,18 +81,25 @@ def _newest_source() -> float:
 
 
 def ensure_built() -> None:
-    """Build the site with scripts/build_book.py unless it is newer than every source."""
+    """Build the site with scripts/build_book.py unless it is newer than every source.
+
+    The test workers (pytest-xdist) each ask; a lock lets one build while the others wait, then find it built."""
     stamp = SITE / ".dlbook-built"
     if stamp.exists() and stamp.stat().st_mtime >= _newest_source():
         return
     if SITE.parts[-2:] != ("_build", "html"):
         pytest.fail(f"DLBOOK_SITE must be a …/_build/html folder, got {SITE}")
-    cmd = [sys.executable, str(ROOT / "scripts" / "build_book.py")]
-    if SITE != (ROOT / "_build" / "html").resolve():
-        cmd += ["--out", str(SITE.parent.parent)]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0 or not stamp.exists():
-        pytest.fail(f"book build failed ({' '.join(cmd)}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    SITE.parent.mkdir(parents=True, exist_ok=True)
+    with open(SITE.parent / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.stat().st_mtime >= _newest_source():
+            return
+        cmd = [sys.executable, str(ROOT / "scripts" / "build_book.py")]
+        if SITE != (ROOT / "_build" / "html").resolve():
+            cmd += ["--out", str(SITE.parent.parent)]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0 or not stamp.exists():
+            pytest.fail(f"book build failed ({' '.join(cmd)}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -133,6 +141,9 @@ class PageReport:
     widgets: list[dict[str, Any]] = field(default_factory=list)
     image_views: set[str] = field(default_factory=set)  # displayed widgets that show a figure (figure_views)
     screenshot: Path | None = None
+    slider: SliderCheck | None = None  # the first explorer's slider moved, when the page has one
+    dropdowns: int = 0  # <details> elements clicked open
+    dropdown_failures: list[str] = field(default_factory=list)  # those that did not open
 
 
 def is_local(url: str) -> bool:
@@ -274,6 +285,29 @@ def slider_changes_figure(page: Page, widget: Locator) -> SliderCheck:
     changed = before[1] != after[1] and before[2] != after[2]
     return SliderCheck(moved, changed, f"readout {before[0]!r} → {after[0]!r}; image "
                        f"{'changed' if changed else 'unchanged'} ({'new' if before[1] != after[1] else 'same'} src)")
+
+
+def first_explorer(html: str) -> str | None:
+    """The model id of a built page's first slider-driven figure (a static explorer), or None."""
+    views = views_holding(widget_state(html), html, "SelectionSliderModel", "StackModel", "ImageModel")
+    return views[0] if views else None
+
+
+OPENED = """d => d.open && [...d.children].some(c => c.tagName !== 'SUMMARY'
+  && c.getBoundingClientRect().height > 0 && getComputedStyle(c).visibility !== 'hidden')"""
+
+
+def open_every_dropdown(page: Page) -> tuple[int, list[str]]:
+    """Click each ``<details>``'s summary, as a reader would: (how many there are, those that did not open)."""
+    details = page.locator("details")
+    failures = []
+    for i in range(details.count()):
+        d = details.nth(i)
+        d.scroll_into_view_if_needed()
+        d.locator("summary").first.click()
+        if not d.evaluate(OPENED):
+            failures.append(f"<details> {i} did not open")
+    return details.count(), failures
 
 
 def slider_check_on(browser: Browser, url: str, model_id: str) -> tuple[SliderCheck, list[str]]:

@@ -24,8 +24,12 @@ from bookbrowser import (  # noqa: E402
     PageReport,
     ensure_built,
     figure_views,
+    first_explorer,
+    open_every_dropdown,
     open_page,
     serve,
+    slider_changes_figure,
+    view_of,
     widget_state,
 )
 from playwright.sync_api import Browser, sync_playwright  # noqa: E402
@@ -75,6 +79,11 @@ def load_page(site: str, browser: Browser):
             page.evaluate("() => window.scrollTo(0, 0)")
             page.wait_for_timeout(300)  # let mermaid's and the widgets' last paint land in the screenshot
             page.screenshot(path=str(report.screenshot))
+            # what a reader does next, on the same load: move the first explorer's slider, open every dropdown
+            explorer = first_explorer(html)
+            if explorer:
+                report.slider = slider_changes_figure(page, view_of(page, explorer))
+            report.dropdowns, report.dropdown_failures = open_every_dropdown(page)
         finally:
             page.close()
         _reports[path] = report

@@ -41,3 +41,20 @@ def test_stored_widgets_render_with_their_figures(load_page, path: str) -> None:
     without_figure = [v["id"] for v in report.widgets
                       if v["id"] in report.image_views and not any(i["visible"] and i["width"] for i in v["imgs"])]
     assert not without_figure, f"{path}: widgets showing no figure: {without_figure}"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_moving_a_slider_changes_the_figure(load_page, path: str) -> None:
+    """On every page with a static explorer, in both editions: the first slider moves the figure."""
+    slider = load_page(path).slider
+    if slider is None:
+        pytest.skip(f"{path} has no static explorer")
+    assert slider.ok, f"{path}: {slider.detail}"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_dropdown_opens_when_clicked(load_page, path: str) -> None:
+    """The exercises' solution dropdowns and collapsed solution cells (issue 15): a click on each one's summary
+    opens it and shows its body."""
+    failures = load_page(path).dropdown_failures
+    assert not failures, f"{path}: {failures}"

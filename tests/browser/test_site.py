@@ -16,12 +16,10 @@ from bookbrowser import (
     EDITIONS,
     ROOT,
     SITE,
-    edition_pages,
+    first_explorer,
     open_page,
     serve,
-    slider_check_on,
     toc_pages,
-    views_holding,
     widget_state,
 )
 
@@ -124,17 +122,16 @@ def _glossary_terms_to_search() -> list[tuple[str, str]]:
     return [(term, chapters[chapter]) for term, chapter in found.items()]
 
 
-def test_chinese_search_finds_each_chapter_by_a_chinese_word(site: str, browser) -> None:
+def test_every_chapter_has_a_chinese_term_to_search_for() -> None:
+    assert len(_glossary_terms_to_search()) >= 15, _glossary_terms_to_search()
+
+
+@pytest.mark.parametrize(("term", "chapter"), _glossary_terms_to_search())
+def test_chinese_search_finds_a_chapter_by_a_chinese_word(site: str, browser, term: str, chapter: str) -> None:
     """The Chinese edition's search (Sphinx's zh_CN search, words split by jieba) finds a chapter from a Chinese
     glossary term it defines, for every chapter that defines one."""
-    terms = _glossary_terms_to_search()
-    assert len(terms) >= 15, terms
-    missed = []
-    for term, chapter in terms:
-        hrefs = _search(browser, f"{site}zh/search.html?q={term}")
-        if not any(h.endswith(chapter) for h in hrefs):
-            missed.append(f"{term} → {chapter}: {hrefs[:5]}")
-    assert not missed, missed
+    hrefs = _search(browser, f"{site}zh/search.html?q={term}")
+    assert any(h.endswith(chapter) for h in hrefs), (term, chapter, hrefs[:5])
 
 
 @pytest.mark.parametrize(("query", "chapter"), [("训练循环", "chapters/3-2-backpropagation.html"),
@@ -182,30 +179,10 @@ def test_each_edition_offers_its_own_notebooks_for_download() -> None:
             assert [c for c in got["cells"] if c["cell_type"] == "code"] == code, (lang, nb)
 
 
-def _explorer(path: str) -> str | None:
-    """The model id of the first slider-driven figure of a built page, or None when it has none."""
-    html = (SITE / path).read_text()
-    views = views_holding(widget_state(html), html, "SelectionSliderModel", "StackModel", "ImageModel")
-    return views[0] if views else None
-
-
-#: One test per page, grouped with the page's other tests on one worker (tests/browser/test_pages.py).
-EACH_PAGE = [pytest.param(p, marks=pytest.mark.xdist_group(p)) for p in edition_pages()]
-
-
-@pytest.mark.parametrize("path", EACH_PAGE)
-def test_moving_a_slider_changes_the_figure(site: str, browser, path: str) -> None:
-    """On every page with a static explorer, in both editions: the first slider moves the figure."""
-    model_id = _explorer(path)
-    if model_id is None:
-        pytest.skip(f"{path} has no static explorer")
-    check, _ = slider_check_on(browser, site + path, model_id)
-    assert check.ok, f"{path}: {check.detail}"
-
-
 def test_explorers_are_on_the_pages_and_shared_by_the_editions(site: str) -> None:
-    """The explorers the slider test moves exist, and each edition's page stores the same widgets."""
-    with_explorer = [p for p in toc_pages() if _explorer(f"en/{p}")]
+    """The explorers whose sliders tests/browser/test_pages.py moves exist, and each edition's page stores the
+    same widgets."""
+    with_explorer = [p for p in toc_pages() if first_explorer((SITE / "en" / p).read_text())]
     assert len(with_explorer) >= 8, with_explorer
     for page in toc_pages():
         en, zh = ((SITE / lang / page).read_text() for lang in EDITIONS)
@@ -244,31 +221,9 @@ def test_deploy_workflow_publishes_main_and_only_builds_pull_requests() -> None:
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
 
 
-OPENED = """d => d.open && [...d.children].some(c => c.tagName !== 'SUMMARY'
-  && c.getBoundingClientRect().height > 0 && getComputedStyle(c).visibility !== 'hidden')"""
-
-
-@pytest.mark.parametrize("path", EACH_PAGE)
-def test_every_dropdown_opens_when_clicked(site: str, browser, path: str) -> None:
-    """The exercises' solution dropdowns and collapsed solution cells (issue 15): a click on each one's summary
-    opens it and shows its body, on every page of the table of contents, in both editions."""
-    page, _, _ = open_page(browser, site + path)
-    failures = []
-    try:
-        details = page.locator("details")
-        for i in range(details.count()):
-            d = details.nth(i)
-            d.scroll_into_view_if_needed()
-            d.locator("summary").first.click()
-            if not d.evaluate(OPENED):
-                failures.append(f"{path}: <details> {i} did not open")
-    finally:
-        page.close()
-    assert not failures, failures
-
-
 def test_the_editions_have_the_same_dropdowns(site: str) -> None:
-    """Every page has as many dropdowns in Chinese as in English, and the exercises' are there."""
+    """Every page has as many dropdowns in Chinese as in English, and the exercises' are there (each is clicked
+    open in tests/browser/test_pages.py)."""
     counts = {lang: {p: (SITE / lang / p).read_text().count("<details") for p in toc_pages()} for lang in EDITIONS}
     assert counts["zh"] == counts["en"]
     assert sum(counts["en"].values()) >= 2 * 3 * 9, counts["en"]
