@@ -284,3 +284,19 @@ def test_windows_setting_is_recorded_only_when_it_is_not_the_default(tiny_checkp
     for bad, err in [(0, ValueError), (1.5, TypeError), ("2", TypeError)]:
         with pytest.raises(err, match="windows"):
             sweep.run_sweep(tmp_path / "absent.npz", tmp_path / "x.json", recipe={"windows": bad}, progress=False)
+
+
+def test_shipped_windows_pilot_compares_like_with_like() -> None:
+    """5.3's window pilot: two windows, otherwise the recipe, splits and checkpoint of the adapted sweep, and every
+    run one the adapted sweep also made with one window (the chapter pairs them by key)."""
+    from importlib import resources
+
+    assets = resources.files("dlbook").joinpath("assets")
+    adapted = load_results(str(assets.joinpath("finetune_sweep_dapt.json")))
+    pilot = load_results(str(assets.joinpath("finetune_windows_pilot.json")))
+    assert pilot["recipe"] == {**sweep.RECIPE, "windows": 2}
+    assert pilot["checkpoint"] == adapted["checkpoint"] and pilot["n_test"] == adapted["n_test"]
+    assert len(pilot["runs"]) >= 12 and set(pilot["runs"]) <= set(adapted["runs"])
+    methods = {(r["method"], r["n_labels"]) for r in pilot["runs"].values()}
+    assert {("full", 1000), ("full", adapted["n_train"])} <= methods
+    assert all(0.5 < r["test_acc"] <= 1.0 for r in pilot["runs"].values())
