@@ -26,7 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
+
+from booktools.editions import book_pages
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, Locator, Page  # noqa: E402
@@ -52,18 +53,7 @@ def toc_pages() -> list[str]:
     """Every page the table of contents lists, as site paths (``chapters/3-1-x.html``), root first.
 
     Read once per test session, so that every test sees the same book."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(entry.get(key, []))
-
-    walk(toc.get("parts", []) + toc.get("chapters", []))
-    return [str(Path(p).with_suffix("")) + ".html" for p in pages]
+    return [str(page.relative_to(ROOT).with_suffix(".html")) for page in book_pages(ROOT)]
 
 
 def edition_pages() -> list[str]:
