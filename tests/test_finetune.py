@@ -415,3 +415,89 @@ def test_two_windows_learn_what_only_the_second_window_holds() -> None:
                                      test=part["test"])
         acc[windows] = result.test_acc
     assert acc[2] >= 0.9 and acc[1] <= 0.7, acc
+
+
+# ---- regularising fine-tuning: dropout, and the language-model loss kept as an auxiliary objective -----------
+def _next_token_losses(gpt, ids: np.ndarray, lengths: np.ndarray) -> list[float]:  # noqa: ANN001
+    """−log p(x_{t+1} | x_{≤t}) for every next token inside each text, each text read on its own, by a
+    log-softmax written out here."""
+    out = []
+    for row, n in zip(ids, lengths):
+        z = gpt(row[None, :n]).data[0]                                          # (n, V)
+        log_p = z - z.max(1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+        out += [-log_p[t, row[t + 1]] for t in range(n - 1)]
+    return out
+
+
+def test_lm_loss_is_the_gpts_next_token_loss_on_the_real_tokens_only() -> None:
+    """forward_with_lm_loss: the class logits of forward, and the mean next-token loss over the targets inside
+    each text (the padding is never a target, a one-token text has none)."""
+    from dlbook.finetune import GPTClassifier
+
+    gpt = _tiny_gpt(12)
+    ids = np.random.default_rng(13).integers(1, 7, size=(4, 4))
+    lengths = np.array([4, 1, 3, 2])
+    ids[np.arange(4)[None, :] >= lengths[:, None]] = 0
+    clf = GPTClassifier(gpt, rng=np.random.default_rng(14))
+    logits, lm = clf.forward_with_lm_loss(ids, lengths)
+    assert np.array_equal(logits.data, clf(ids, lengths).data)
+    np.testing.assert_allclose(lm.data, np.mean(_next_token_losses(gpt, ids, lengths)), rtol=1e-12)
+    # two windows: each window is read on its own, so a window's first token is predicted from nothing before it
+    # in that window, by the last position of the window before (whose context is its own window)
+    L = gpt.config.context
+    long_ids = np.random.default_rng(15).integers(1, 7, size=(2, 2 * L))
+    long_len = np.array([2 * L, L + 2])
+    long_ids[1, L + 2:] = 0
+    two = GPTClassifier(gpt, rng=np.random.default_rng(14), windows=2)
+    first, second = gpt(long_ids[:, :L]).data, gpt(long_ids[:, L:]).data
+    log_softmax = [z - z.max(-1, keepdims=True) - np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True))
+                   for z in (first, second)]
+    expected = [-log_softmax[(t // L)][i, t % L, long_ids[i, t + 1]]
+                for i, n in enumerate(long_len) for t in range(n - 1)]
+    np.testing.assert_allclose(two.forward_with_lm_loss(long_ids, long_len)[1].data, np.mean(expected), rtol=1e-12)
+    with pytest.raises(ValueError, match="next token"):
+        clf.forward_with_lm_loss(ids[1:2], lengths[1:2])
+
+
+def test_classification_plus_lm_loss_gradcheck() -> None:
+    """The backward of L_cls + λ·L_lm (the LM loss goes through the tied output embedding as well) against
+    central differences."""
+    from dlbook.finetune import GPTClassifier
+
+    clf = GPTClassifier(_tiny_gpt(16), rng=np.random.default_rng(17))
+    ids = np.random.default_rng(18).integers(1, 7, size=(3, 4))
+    lengths, y = np.array([4, 2, 3]), np.array([0, 1, 1])
+
+    def loss(*_: Tensor) -> Tensor:
+        logits, lm = clf.forward_with_lm_loss(ids, lengths)
+        return F.cross_entropy(logits, y) + 0.5 * lm
+
+    p = dict(clf.named_parameters())
+    names = ["gpt.tok_emb.weight", "gpt.pos_emb.weight", "gpt.blocks.0.self_attn.in_proj.weight", "head.weight"]
+    assert gradcheck(loss, [p[n] for n in names], atol=1e-6, rtol=1e-4)
+
+
+def test_set_dropout_reaches_every_dropout_with_generators_of_their_own() -> None:
+    from dlbook.finetune import build_classifier
+    from dlbook.finetune.classifier import set_dropout
+
+    gpt = _tiny_gpt(19)
+    kept = build_classifier(gpt, "full", rng=np.random.default_rng(20))               # None: the checkpoint's
+    model = build_classifier(gpt, "full", rng=np.random.default_rng(20), dropout=0.25)
+    drops = [m for _, m in model.named_modules() if isinstance(m, nn.Dropout)]
+    attns = [m for _, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)]
+    assert len(drops) == 3 * WIN["num_layers"] and len(attns) == WIN["num_layers"]
+    assert all(m.p == 0.25 for m in drops) and all(m.dropout == 0.25 for m in attns)
+    assert all(m.p == 0.0 for _, m in kept.named_modules() if isinstance(m, nn.Dropout))
+    assert len({id(m.rng) for m in drops + attns}) == len(drops + attns)
+    draws = [m.rng.random() for m in drops + attns]
+    assert len(set(draws)) == len(draws)                                   # not copies of one generator
+    ids, lengths = np.random.default_rng(21).integers(1, 7, size=(3, 4)), np.array([4, 3, 2])
+    kept.eval(), model.eval()
+    assert np.array_equal(model(ids, lengths).data, kept(ids, lengths).data)        # eval: dropout is off
+    model.train()
+    assert not np.allclose(model(ids, lengths).data, kept(ids, lengths).data)
+    for bad in (1.0, -0.1, True, "0.1"):
+        with pytest.raises(ValueError, match="p must"):
+            set_dropout(model, bad, np.random.default_rng(0))

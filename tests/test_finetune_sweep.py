@@ -259,6 +259,15 @@ def test_shipped_domain_adapted_sweep_is_complete_and_carries_the_weight_free_ru
 def test_later_settings_at_their_defaults_leave_the_recorded_recipe_as_the_shipped_files_have_it() -> None:
     assert sweep.header_recipe({**sweep.RECIPE, **sweep.LATER_SETTINGS}) == sweep.RECIPE
     assert sweep.header_recipe({**sweep.RECIPE, "windows": 2}) == {**sweep.RECIPE, "windows": 2}
+    changed = {**sweep.RECIPE, **sweep.LATER_SETTINGS, "dropout": 0.1, "lm_weight": 0.5}
+    assert sweep.header_recipe(changed) == {**sweep.RECIPE, "dropout": 0.1, "lm_weight": 0.5}
+
+
+@pytest.mark.parametrize("setting, bad", [("dropout", 1.0), ("dropout", -0.1), ("dropout", "0.1"),
+                                          ("lm_weight", -1.0), ("lm_weight", True), ("lm_weight", None)])
+def test_bad_regularisation_settings_are_refused_before_any_work(setting: str, bad: object, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=setting):
+        sweep.run_sweep(tmp_path / "absent.npz", tmp_path / "x.json", recipe={setting: bad}, progress=False)
 
 
 @pytest.mark.slow
@@ -300,3 +309,25 @@ def test_shipped_windows_pilot_compares_like_with_like() -> None:
     methods = {(r["method"], r["n_labels"]) for r in pilot["runs"].values()}
     assert {("full", 1000), ("full", adapted["n_train"])} <= methods
     assert all(0.5 < r["test_acc"] <= 1.0 for r in pilot["runs"].values())
+
+
+@pytest.mark.slow
+def test_regularised_runs_train_with_the_lm_loss_and_dropout_and_say_so(tiny_checkpoint: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """dropout and lm_weight reach every GPT run's training step, and the results file records both."""
+    from dlbook.finetune.classifier import GPTClassifier
+
+    calls: list[float] = []
+    real = GPTClassifier.forward_with_lm_loss
+
+    def spy(self: GPTClassifier, ids: np.ndarray, lengths: np.ndarray) -> tuple[Tensor, Tensor]:
+        calls.append(max(m.p for _, m in self.named_modules() if isinstance(m, nn.Dropout)))
+        return real(self, ids, lengths)
+
+    monkeypatch.setattr(GPTClassifier, "forward_with_lm_loss", spy)
+    grid = {**GRID, "methods": ("full",), "budgets": (30,), "seeds": (0,)}
+    out = sweep.run_sweep(tiny_checkpoint, tmp_path / "reg.json", progress=False,
+                          recipe={**TINY_RECIPE, "dropout": 0.1, "lm_weight": 0.5}, **grid)
+    assert out["recipe"]["dropout"] == 0.1 and out["recipe"]["lm_weight"] == 0.5
+    assert len(calls) == out["runs"]["full|30|0|-"]["steps"] == 4 and set(calls) == {0.1}
+    assert 0.0 <= out["runs"]["full|30|0|-"]["test_acc"] <= 1.0

@@ -117,19 +117,44 @@ class GPTClassifier(nn.Module):
     def forward(self, ids: np.ndarray, lengths: np.ndarray) -> Tensor:
         return self.head(self.pooled(ids, lengths))
 
+    def forward_with_lm_loss(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[Tensor, Tensor]:
+        """Class logits (N, num_classes) and the GPT's next-token loss on the same texts, from one pass.
+
+        The loss is GPT-1's auxiliary objective (Radford et al., 2018): fine-tuning minimises
+        L_cls + λ·L_lm, where L_lm = −(1/M) Σ_i Σ_{t+1 < n_i} log p(x_{i,t+1} | x_{i,≤t}) averages over the M
+        next tokens that lie inside their texts (padding is never a target).  With windows, position t of a
+        window predicts the token after it, which may open the next window.
+        """
+        ids, lengths = self._checked(ids, lengths)
+        h = window_features(self.gpt, ids, self.windows)               # (N, T', d)
+        targets = np.full(h.shape[:2], -1, dtype=np.int64)              # -1: no target here
+        targets[:, :ids.shape[1] - 1] = ids[:, 1:]
+        targets[np.arange(h.shape[1])[None, :] >= lengths[:, None] - 1] = -1
+        if not (targets >= 0).any():
+            raise ValueError("forward_with_lm_loss: every text is one token long, so there is no next token")
+        lm = F.cross_entropy(self.gpt.lm_logits(h), targets, ignore_index=-1)
+        return self.head(self._pool(h, lengths)), lm
+
     def pooled(self, ids: np.ndarray, lengths: np.ndarray) -> Tensor:
         """The one vector per text that the head reads: (N, T), (N,) -> (N, d_model).
 
         Mean pooling of text i with n_i = ``lengths[i]`` real tokens: p_i = (1/n_i) Σ_{t < n_i} h[i, t], h from
         :func:`window_features` (so the sum runs over the real positions of every window of the text).
         """
+        ids, lengths = self._checked(ids, lengths)
+        return self._pool(window_features(self.gpt, ids, self.windows), lengths)   # h: (N, T', d), T' >= T
+
+    @staticmethod
+    def _checked(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ids, lengths = np.asarray(ids), np.asarray(lengths)
         if lengths.shape != ids.shape[:1] or lengths.min() < 1 or lengths.max() > ids.shape[1]:
             raise ValueError(f"lengths must be (N,)={ids.shape[:1]} with values in [1, {ids.shape[1]}], "
                              f"got shape {lengths.shape}")
-        h = window_features(self.gpt, ids, self.windows)               # (N, T', d), T' >= T
+        return ids, lengths
+
+    def _pool(self, h: Tensor, lengths: np.ndarray) -> Tensor:
         if self.pooling == "last":
-            pooled = h[np.arange(len(ids)), lengths - 1]               # (N, d)
+            pooled = h[np.arange(len(lengths)), lengths - 1]            # (N, d)
         else:
             mask = (np.arange(h.shape[1])[None, :] < lengths[:, None]).astype(h.dtype)[..., None]
             pooled = F.sum(h * mask, axis=1) / lengths[:, None].astype(h.dtype)
@@ -176,11 +201,32 @@ def accuracy_of(model: GPTClassifier, ids: np.ndarray, lengths: np.ndarray, y: n
     return float(np.mean(predict(model, ids, lengths) == y))
 
 
+def set_dropout(model: nn.Module, p: float, rng: np.random.Generator) -> nn.Module:
+    """Make every dropout of ``model`` drop with probability ``p``; returns the model.
+
+    That is each ``Dropout`` layer and each attention's dropout of its weights.  Each gets a generator of its
+    own spawned from ``rng``, so a copied model does not repeat its original's masks.
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+        raise ValueError(f"set_dropout: p must be a number in [0, 1), got {p!r}")
+    check_rng(rng)
+    droppers = [m for _, m in model.named_modules() if isinstance(m, (nn.Dropout, nn.MultiheadAttention))]
+    for m, child in zip(droppers, rng.spawn(len(droppers))):
+        if isinstance(m, nn.Dropout):
+            m.p = float(p)
+        else:
+            m.dropout = float(p)
+        m.rng = child
+    return model
+
+
 def build_classifier(pretrained: GPT, method: str, *, rng: np.random.Generator, rank: int = 4, alpha: float = 8.0,
-                     k: int = 1, pooling: str = "mean", windows: int = 1) -> GPTClassifier:
+                     k: int = 1, pooling: str = "mean", windows: int = 1,
+                     dropout: float | None = None) -> GPTClassifier:
     """A classifier set up for ``method`` (see the module docstring) on a *copy* of ``pretrained``.
 
-    ``windows``: how many windows of the GPT's context it reads (see :class:`GPTClassifier`).
+    ``windows``: how many windows of the GPT's context it reads (see :class:`GPTClassifier`).  ``dropout``:
+    the GPT's dropout while fine-tuning (:func:`set_dropout`); None keeps the checkpoint's.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -199,6 +245,8 @@ def build_classifier(pretrained: GPT, method: str, *, rng: np.random.Generator, 
         freeze_except(model, ["head.", "gpt.ln_f."] + [f"gpt.blocks.{i}." for i in range(n - k, n)])
     elif method == "lora":
         apply_lora(model, rank, alpha, rng=rng, keep_trainable=["head."])
+    if dropout is not None:
+        set_dropout(gpt, dropout, rng)
     return model
 
 

@@ -145,7 +145,10 @@ class GPT(nn.Module):
 
     def forward(self, ids: Any, cache: nn.KVCache | None = None) -> Tensor:
         """Next-token logits at every position: (N, L) -> (N, L, vocab_size) (``cache``: see :meth:`features`)."""
-        h = self.features(ids, cache)
+        return self.lm_logits(self.features(ids, cache))
+
+    def lm_logits(self, h: Tensor) -> Tensor:
+        """Next-token logits from final hidden states: (..., d_model) -> (..., vocab_size), z = h Eᵀ when tied."""
         return self.head(h) if self.head is not None else F.linear(h, self.tok_emb.weight)
 
     def new_cache(self, batch_size: int = 1) -> nn.KVCache:

@@ -89,7 +89,10 @@ RECIPE: dict[str, Any] = dict(
 #: file names one only when it differs from that value, so the shipped files (and ``--reuse`` of them) stay
 #: valid.  ``windows``: every GPT run (scratch, frozen, LoRA, full) reads a review's first ``windows`` × context
 #: tokens, in windows of the context (:func:`dlbook.finetune.classifier.window_features`); TF-IDF reads it whole.
-LATER_SETTINGS: dict[str, Any] = dict(windows=1)
+#: ``dropout``: the GPT's dropout while fine-tuning (None: the checkpoint's own).  ``lm_weight`` λ: GPT runs
+#: minimise L_cls + λ·L_lm, the next-token loss on the same labelled texts kept as an auxiliary objective
+#: (:meth:`dlbook.finetune.classifier.GPTClassifier.forward_with_lm_loss`).
+LATER_SETTINGS: dict[str, Any] = dict(windows=1, dropout=None, lm_weight=0.0)
 
 
 def header_recipe(r: dict[str, Any]) -> dict[str, Any]:
@@ -124,12 +127,17 @@ def _gpt_run(run: Run, pretrained: Any, data: dict[str, Any], subset: np.ndarray
              progress: bool) -> dict[str, Any]:
     """scratch / lora / full: fine-tune a classifier on the subset, score the best evaluation on test."""
     model = build_classifier(pretrained, run.method, rng=np.random.default_rng([run.seed, 1]),
-                             rank=run.rank or LORA_RANK, alpha=r["alpha"], windows=r["windows"])
+                             rank=run.rank or LORA_RANK, alpha=r["alpha"], windows=r["windows"],
+                             dropout=r["dropout"])
     model.train()                                  # dropout on while training, whatever mode the copy was in
     ids, lengths, y = (a[subset] for a in data["train"])
 
     def batch_loss(idx: np.ndarray) -> Tensor:
-        return F.cross_entropy(model(ids[idx, :int(lengths[idx].max())], lengths[idx]), y[idx])
+        x, n = ids[idx, :int(lengths[idx].max())], lengths[idx]
+        if not r["lm_weight"]:
+            return F.cross_entropy(model(x, n), y[idx])
+        logits, lm = model.forward_with_lm_loss(x, n)
+        return F.cross_entropy(logits, y[idx]) + r["lm_weight"] * lm
 
     params = trainable_parameters(model)
     conv = train_until_converged(params, batch_loss, lambda: classifier_accuracy(model, *data["val"]), lengths,
@@ -246,6 +254,10 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
         raise ValueError(f"unknown recipe setting(s) {sorted(unknown)}; the recipe has "
                          f"{sorted([*RECIPE, *LATER_SETTINGS])}")
     check_positive_int("windows", r["windows"])
+    if r["dropout"] is not None and not (isinstance(r["dropout"], (int, float)) and 0 <= r["dropout"] < 1):
+        raise ValueError(f"dropout must be None or a number in [0, 1), got {r['dropout']!r}")
+    if isinstance(r["lm_weight"], bool) or not isinstance(r["lm_weight"], (int, float)) or r["lm_weight"] < 0:
+        raise ValueError(f"lm_weight must be a number >= 0, got {r['lm_weight']!r}")
     checkpoint, out = Path(checkpoint), Path(out)
     pretrained, tokenizer, config, _ = load_gpt(checkpoint)
     reviews = load_reviews()
