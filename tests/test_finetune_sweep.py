@@ -116,6 +116,21 @@ def test_summarise_and_coverage_on_hand_made_results() -> None:
         check_complete(results, **{**grid, "budgets": [100, "all"], "seeds": [0]})
 
 
+def test_pilot_changes_pair_each_pilot_run_with_the_base_run_of_its_key() -> None:
+    from dlbook.recipes.sweep_results import pilot_changes
+
+    splits = {"n_train": 500, "n_val": 50, "n_test": 80}
+    base = {**splits, "runs": {run_key(Run("full", n, s)): {"test_acc": n / 1000 + s / 8}
+                               for n in (100, 300) for s in (0, 1, 2)}}
+    pilot = {**splits, "runs": {run_key(Run("full", 300, s)): {"test_acc": 0.9} for s in (2, 0)}}
+    assert pilot_changes(pilot, base) == {("full", 300): [(0, "full|300|0|-", 0.3, 0.9),
+                                                          (2, "full|300|2|-", 0.55, 0.9)]}
+    with pytest.raises(ValueError, match="n_test"):
+        pilot_changes({**pilot, "n_test": 81}, base)
+    with pytest.raises(ValueError, match="no run 'full|1000|0|-'"):
+        pilot_changes({**splits, "runs": {"full|1000|0|-": {"test_acc": 0.9}}}, base)
+
+
 def test_curve_picks_one_line_sorted() -> None:
     results = {"n_train": 500, "runs": {run_key(Run(m, n, s, r)): {"test_acc": a} for m, n, s, r, a in [
         ("full", 300, 0, None, 0.8), ("full", 100, 0, None, 0.6), ("lora", 100, 0, 8, 0.5),
@@ -295,19 +310,31 @@ def test_windows_setting_is_recorded_only_when_it_is_not_the_default(tiny_checkp
             sweep.run_sweep(tmp_path / "absent.npz", tmp_path / "x.json", recipe={"windows": bad}, progress=False)
 
 
-def test_shipped_windows_pilot_compares_like_with_like() -> None:
-    """5.3's window pilot: two windows, otherwise the recipe, splits and checkpoint of the adapted sweep, and every
-    run one the adapted sweep also made with one window (the chapter pairs them by key)."""
+#: 5.3's pilots: (results file, the recipe settings it changes, the (method, labels) it covers, "all" = every label).
+PILOTS = [("finetune_windows_pilot.json", {"windows": 2}, [("full", 1000), ("full", "all"), ("lora", 1000)]),
+          ("finetune_dropout_pilot.json", {"dropout": 0.1}, [("full", 1000)]),
+          ("finetune_lm_pilot.json", {"lm_weight": 0.5}, [("full", 1000)]),
+          ("finetune_long_pilot.json", {"max_steps": 1200, "patience": 8}, [("full", "all")])]
+
+
+@pytest.mark.parametrize(("name", "changed", "covers"), PILOTS, ids=[p[0] for p in PILOTS])
+def test_shipped_pilots_compare_like_with_like(name: str, changed: dict, covers: list) -> None:
+    """Each pilot of 5.3 changes only its own settings of the adapted sweep's recipe (same checkpoint, same splits),
+    every run is one the adapted sweep also made (the chapter pairs them by key), and each (method, labels) it
+    covers has all three seeds."""
     from importlib import resources
+
+    from dlbook.recipes.sweep_results import pilot_changes
 
     assets = resources.files("dlbook").joinpath("assets")
     adapted = load_results(str(assets.joinpath("finetune_sweep_dapt.json")))
-    pilot = load_results(str(assets.joinpath("finetune_windows_pilot.json")))
-    assert pilot["recipe"] == {**sweep.RECIPE, "windows": 2}
-    assert pilot["checkpoint"] == adapted["checkpoint"] and pilot["n_test"] == adapted["n_test"]
-    assert len(pilot["runs"]) >= 12 and set(pilot["runs"]) <= set(adapted["runs"])
-    methods = {(r["method"], r["n_labels"]) for r in pilot["runs"].values()}
-    assert {("full", 1000), ("full", adapted["n_train"])} <= methods
+    pilot = load_results(str(assets.joinpath(name)))
+    assert pilot["recipe"] == {**sweep.RECIPE, **changed}
+    assert pilot["checkpoint"] == adapted["checkpoint"]
+    pairs = pilot_changes(pilot, adapted)                      # raises unless every run has its twin, same splits
+    for method, n in covers:
+        n = adapted["n_train"] if n == "all" else n
+        assert [p.seed for p in pairs[method, n]] == [0, 1, 2], (method, n)
     assert all(0.5 < r["test_acc"] <= 1.0 for r in pilot["runs"].values())
 
 

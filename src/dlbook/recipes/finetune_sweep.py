@@ -24,9 +24,10 @@ The shipped results are made from the pretrained checkpoint, on two cores, by::
         --out src/dlbook/assets/finetune_sweep.json
 
 ``--set windows=2`` makes every GPT run read a review's first 2 × context tokens, in two windows of the
-context (:data:`LATER_SETTINGS`).  :mod:`dlbook.recipes.sweep_results` loads and summarises them.  ``SETTINGS``
-and :func:`review_arrays` are also the quick one-pass recipe of 5.3's live run
-and of chapter 6.
+context; ``--set dropout=0.1`` fine-tunes with dropout, ``--set lm_weight=0.5`` keeps the language-model loss
+beside the classifier's (:data:`LATER_SETTINGS`; 5.3's pilots).  :mod:`dlbook.recipes.sweep_results` loads
+and summarises them.  ``SETTINGS`` and :func:`review_arrays` are also the quick one-pass recipe of 5.3's live
+run and of chapter 6.
 """
 
 from __future__ import annotations

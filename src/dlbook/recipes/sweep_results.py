@@ -145,3 +145,34 @@ def curve(rows: list[dict[str, Any]], method: str, rank: int | None = None, n_la
     picked.sort(key=lambda p: p[0])
     return (np.array([p[0] for p in picked]), np.array([p[1]["mean"] for p in picked]),
             np.array([p[1]["std"] for p in picked]))
+
+
+class PilotPair(NamedTuple):
+    """One pilot run beside the base sweep's run of the same key: its seed, key and the two values."""
+
+    seed: int
+    key: str
+    base: float
+    pilot: float
+
+
+def pilot_changes(pilot: dict[str, Any], base: dict[str, Any], metric: str = "test_acc"
+                  ) -> dict[tuple[str, int], list[PilotPair]]:
+    """A pilot's runs against the same runs of a base sweep: {(method, n_labels): [PilotPair, ...]}.
+
+    A pilot is a results file made with one recipe setting changed; a run is compared only with the base
+    run of the same key (method, labels, seed, rank), which saw the same labelled reviews and started from
+    the same draw.  Raises ValueError when the two files were scored on different splits or a pilot run has
+    no twin in ``base``.  Lists sorted by seed, groups by method and labels.
+    """
+    for field in ("n_train", "n_val", "n_test"):
+        if pilot[field] != base[field]:
+            raise ValueError(f"pilot_changes: the pilot has {field}={pilot[field]}, the base {base[field]}")
+    out: dict[tuple[str, int], list[PilotPair]] = {}
+    for key, row in pilot["runs"].items():
+        if key not in base["runs"]:
+            raise ValueError(f"pilot_changes: the base has no run {key!r} to compare with")
+        run = parse_key(key)
+        out.setdefault((run.method, run.n_labels), []).append(
+            PilotPair(run.seed, key, float(base["runs"][key][metric]), float(row[metric])))
+    return {k: sorted(v) for k, v in sorted(out.items())}
