@@ -73,6 +73,19 @@ def test_token_losses_with_full_stride_equal_evaluate() -> None:
         token_losses(model, ids, stride=L + 1)
 
 
+def test_target_nll_equals_the_full_log_softmax_at_the_targets() -> None:
+    from dlbook.functional.activations import log_softmax_array
+    from dlbook.recipes.news_lm import target_nll
+
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((3, 5, 50)) * 4 + 30).astype(np.float32)     # large logits: the shift matters
+    y = rng.integers(0, 50, size=(3, 5))
+    full = -np.take_along_axis(log_softmax_array(z.astype(np.float64)), y[..., None], axis=-1)[..., 0]
+    got = target_nll(z, y)
+    assert got.dtype == np.float64 and got.shape == (3, 5)
+    np.testing.assert_allclose(got, full, rtol=1e-6, atol=1e-6)
+
+
 def test_export_weights_writes_float16_that_loads(tmp_path) -> None:
     run = tmp_path / "run.npz"
     model, _ = pretrain("tiny", seed=0, steps=4, eval_every=2, out=run, progress=False)

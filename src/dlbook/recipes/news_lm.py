@@ -14,7 +14,6 @@ import numpy as np
 from dlbook.data.chinese import load_news
 from dlbook.data.text import unigram_loss
 from dlbook.data.tokenizers import CharTokenizer
-from dlbook.functional.activations import log_softmax_array
 from dlbook.models.gpt import GPT
 from dlbook.modes import eval_mode
 from dlbook.train import evaluate_lm
@@ -92,6 +91,20 @@ def evaluate(model: GPT, ids: np.ndarray, max_windows: int | None = None, batch_
     return evaluate_lm(model, ids, model.config.context, batch_size, max_windows)
 
 
+def target_nll(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """−log softmax(z)[y] = log Σ_v exp(z_v − m) + m − z_y with m = max_v z_v: logits (..., V), targets (...)
+    -> (...) float64 nats.
+
+    Only the targets' entries of the log-softmax are formed: the exponentials in the logits' own precision,
+    their sums and the logarithm in float64 (a full float64 log-softmax of every vocabulary entry would cost
+    as much as the model that made the logits).
+    """
+    m = np.max(logits, axis=-1, keepdims=True)
+    log_sum = np.log(np.sum(np.exp(logits - m), axis=-1, dtype=np.float64))
+    z_y = np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]
+    return log_sum + m[..., 0].astype(np.float64) - z_y.astype(np.float64)
+
+
 def token_losses(model: GPT, ids: np.ndarray, stride: int | None = None, batch_size: int = 32) -> np.ndarray:
     """−log p(ids[t] | ids[max(0, t−L)…t−1]) for every t ≥ 1 of a long text: (len(ids) − 1,) nats.
 
@@ -119,8 +132,7 @@ def token_losses(model: GPT, ids: np.ndarray, stride: int | None = None, batch_s
             chunk = starts[i:i + batch_size]
             x = np.stack([ids[s:s + L] for s in chunk])
             y = np.stack([ids[s + 1:s + L + 1] for s in chunk])
-            logp = log_softmax_array(model(x).data.astype(np.float64))
-            nll = -np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+            nll = target_nll(model(x).data, y)
             for row, s in enumerate(chunk):
                 # positions s..s+L-1 predict ids[s+1..s+L]; keep those not yet scored
                 fresh = np.isnan(out[s:s + L])
