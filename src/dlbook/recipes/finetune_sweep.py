@@ -255,7 +255,8 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
         raise ValueError(f"unknown recipe setting(s) {sorted(unknown)}; the recipe has "
                          f"{sorted([*RECIPE, *LATER_SETTINGS])}")
     check_positive_int("windows", r["windows"])
-    if r["dropout"] is not None and not (isinstance(r["dropout"], (int, float)) and 0 <= r["dropout"] < 1):
+    if r["dropout"] is not None and (isinstance(r["dropout"], bool) or not isinstance(r["dropout"], (int, float))
+                                     or not 0 <= r["dropout"] < 1):
         raise ValueError(f"dropout must be None or a number in [0, 1), got {r['dropout']!r}")
     if isinstance(r["lm_weight"], bool) or not isinstance(r["lm_weight"], (int, float)) or r["lm_weight"] < 0:
         raise ValueError(f"lm_weight must be a number >= 0, got {r['lm_weight']!r}")
