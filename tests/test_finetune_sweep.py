@@ -279,10 +279,13 @@ def test_later_settings_at_their_defaults_leave_the_recorded_recipe_as_the_shipp
     assert sweep.header_recipe(changed) == {**sweep.RECIPE, "dropout": 0.1, "lm_weight": 0.5}
 
 
-@pytest.mark.parametrize("setting, bad", [("dropout", 1.0), ("dropout", -0.1), ("dropout", "0.1"), ("dropout", False),
-                                          ("lm_weight", -1.0), ("lm_weight", True), ("lm_weight", None)])
-def test_bad_regularisation_settings_are_refused_before_any_work(setting: str, bad: object, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=setting):
+@pytest.mark.parametrize("setting, bad, err", [("dropout", 1.0, ValueError), ("dropout", -0.1, ValueError),
+                                               ("dropout", "0.1", TypeError), ("dropout", False, TypeError),
+                                               ("lm_weight", -1.0, ValueError), ("lm_weight", True, TypeError),
+                                               ("lm_weight", None, TypeError)])
+def test_bad_regularisation_settings_are_refused_before_any_work(setting: str, bad: object, err: type,
+                                                                 tmp_path: Path) -> None:
+    with pytest.raises(err, match=setting):
         sweep.run_sweep(tmp_path / "absent.npz", tmp_path / "x.json", recipe={setting: bad}, progress=False)
 
 

@@ -43,7 +43,7 @@ import numpy as np
 
 from dlbook import functional as F
 from dlbook import nn
-from dlbook._checks import check_positive_int
+from dlbook._checks import check_nonnegative, check_positive_int
 from dlbook._cli import parse_settings
 from dlbook.autograd import Tensor, no_grad
 from dlbook.data.chinese import load_reviews
@@ -255,11 +255,9 @@ def run_sweep(checkpoint: str | Path, out: str | Path, budgets: Sequence[int | s
         raise ValueError(f"unknown recipe setting(s) {sorted(unknown)}; the recipe has "
                          f"{sorted([*RECIPE, *LATER_SETTINGS])}")
     check_positive_int("windows", r["windows"])
-    if r["dropout"] is not None and (isinstance(r["dropout"], bool) or not isinstance(r["dropout"], (int, float))
-                                     or not 0 <= r["dropout"] < 1):
+    if r["dropout"] is not None and check_nonnegative("dropout", r["dropout"]) >= 1:
         raise ValueError(f"dropout must be None or a number in [0, 1), got {r['dropout']!r}")
-    if isinstance(r["lm_weight"], bool) or not isinstance(r["lm_weight"], (int, float)) or r["lm_weight"] < 0:
-        raise ValueError(f"lm_weight must be a number >= 0, got {r['lm_weight']!r}")
+    check_nonnegative("lm_weight", r["lm_weight"])
     checkpoint, out = Path(checkpoint), Path(out)
     pretrained, tokenizer, config, _ = load_gpt(checkpoint)
     reviews = load_reviews()
